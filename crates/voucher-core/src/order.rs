@@ -159,6 +159,20 @@ pub struct Line {
     pub source_index: Option<usize>,
 }
 
+/// A line that a discount may touch, with the limits its `applicable_to`
+/// entry puts on it. Produced by the rules (from `applicable_to` and
+/// `excluded`), consumed by the discount computation. No targets at all
+/// (`None` where a `&[LineTarget]` is optional) means every line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineTarget {
+    /// Index into [`CheckedOrder::lines`].
+    pub line: usize,
+    /// Most units of the line the discount may touch.
+    pub quantity_limit: Option<u64>,
+    /// Most discount the line may receive, in minor units.
+    pub amount_limit_minor: Option<i64>,
+}
+
 /// An order that passed [`Order::check`]: every amount in minor units of the
 /// project's currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
