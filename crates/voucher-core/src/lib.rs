@@ -9,6 +9,7 @@
 pub mod allocation;
 pub mod code_pattern;
 pub mod discount;
+pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod order;
