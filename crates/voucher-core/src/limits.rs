@@ -56,3 +56,11 @@ pub const AMOUNT_MAJOR_MAX: i64 = 10_000_000_000_000;
 pub const REDEMPTION_QUANTITY_MAX: u64 = 1_000_000_000;
 /// Most gift ledger entries folded for one card in one decision.
 pub const LEDGER_ENTRIES_MAX: usize = 1_000_000;
+
+// allocation and discount (allocation.rs, discount.rs)
+
+/// Most lines of a running order during stacking: the caller's lines plus
+/// one line added by a UNIT discount per redeemable of the request.
+pub const RUNNING_ORDER_LINES_MAX: usize = ITEMS_PER_ORDER_MAX + REDEEMABLES_PER_REQUEST_MAX;
+/// Most parts one allocation splits over: the lines of a running order.
+pub const ALLOCATION_PARTS_MAX: usize = RUNNING_ORDER_LINES_MAX;
