@@ -64,3 +64,21 @@ pub const LEDGER_ENTRIES_MAX: usize = 1_000_000;
 pub const RUNNING_ORDER_LINES_MAX: usize = ITEMS_PER_ORDER_MAX + REDEEMABLES_PER_REQUEST_MAX;
 /// Most parts one allocation splits over: the lines of a running order.
 pub const ALLOCATION_PARTS_MAX: usize = RUNNING_ORDER_LINES_MAX;
+
+// validity
+
+/// Longest text accepted for a time zone name, a date or timestamp, a time of
+/// day or an ISO 8601 duration, in bytes.
+pub const VALIDITY_TEXT_LEN_MAX: usize = 64;
+/// Longest ISO 8601 duration, in nominal days (a year counted as 365.2425
+/// days, a month as a twelfth of that): ten thousand years, so that any
+/// wire date plus any duration stays inside the calendar chrono supports.
+pub const ISO_DURATION_NOMINAL_DAYS_MAX: i64 = 3_652_425;
+/// Most entries in a list of weekday numbers (a week has seven days).
+pub const WEEKDAY_LIST_LEN_MAX: usize = 7;
+/// Most daily-hours windows on one voucher, campaign or promotion tier.
+pub const DAILY_HOURS_WINDOWS_MAX: usize = 24;
+/// Half-width, in periods, of the bracket searched around the arithmetic
+/// estimate of the current timeframe period. The estimate is off by at most
+/// about a week of calendar and offset drift, i.e. a handful of periods.
+pub const TIMEFRAME_SEARCH_PERIODS: i64 = 64;
