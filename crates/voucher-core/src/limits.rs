@@ -82,3 +82,19 @@ pub const DAILY_HOURS_WINDOWS_MAX: usize = 24;
 /// estimate of the current timeframe period. The estimate is off by at most
 /// about a week of calendar and offset drift, i.e. a handful of periods.
 pub const TIMEFRAME_SEARCH_PERIODS: i64 = 64;
+
+// rules (rules.rs, rules/)
+
+/// Highest rule number within one level of a rule set (`"1"` ..= `"64"`):
+/// a level's results fit one 64-bit mask.
+pub const RULE_NUMBER_MAX: usize = 64;
+/// Deepest nesting of parentheses in a `logic` expression.
+pub const RULE_LOGIC_NESTING_MAX: usize = 32;
+/// Most condition values in one rule set, all conditions together.
+pub const RULE_VALUES_PER_SET_MAX: usize = 10_000;
+/// Longest custom error message of a rule or rule set, in bytes.
+pub const RULE_MESSAGE_LEN_MAX: usize = 1024;
+/// Longest text value in a condition, in bytes.
+pub const RULE_VALUE_TEXT_LEN_MAX: usize = 1024;
+/// Longest metadata key a rule names in its `property`, in bytes.
+pub const RULE_METADATA_KEY_LEN_MAX: usize = 256;
