@@ -50,6 +50,8 @@ mod tests;
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 pub use applicable::{
     combine_targets, ApplicableTo, Inclusion, Target, TargetEffect, TargetList, TargetObject,
     TargetProblem,
@@ -249,8 +251,13 @@ pub struct RuleViolation {
 }
 
 /// A checked rule set: parse once, evaluate many times.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It serializes as the raw form it was parsed from, and deserializing
+/// parses again, so a stored rule set is checked when it is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawRuleSet", into = "RawRuleSet")]
 pub struct RuleSet {
+    raw: RawRuleSet,
     rules: Level,
     message: Option<String>,
     applicable_to: ApplicableTo,
@@ -328,6 +335,7 @@ impl RuleSet {
         };
         let rules = Level::parse(&raw.rules, &top, 1, Scope::Order, &mut budget)?;
         Ok(RuleSet {
+            raw: raw.clone(),
             rules,
             message: message(raw.error.as_ref(), &top)?,
             applicable_to: ApplicableTo::parse(&raw.applicable_to)?,
@@ -420,6 +428,11 @@ impl RuleSet {
         self.rules.logic.as_ref()
     }
 
+    /// The raw form the set was parsed from.
+    pub fn raw(&self) -> &RawRuleSet {
+        &self.raw
+    }
+
     /// The number of rules, nested ones included.
     pub fn rule_count(&self) -> usize {
         self.rule_count
@@ -434,6 +447,20 @@ impl RuleSet {
             rule.property.category() == RuleCategory::Customer
                 || rule.property == Property::RedemptionCountPerCustomer
         })
+    }
+}
+
+impl TryFrom<RawRuleSet> for RuleSet {
+    type Error = RuleError;
+
+    fn try_from(raw: RawRuleSet) -> Result<RuleSet, RuleError> {
+        RuleSet::parse(&raw)
+    }
+}
+
+impl From<RuleSet> for RawRuleSet {
+    fn from(set: RuleSet) -> RawRuleSet {
+        set.raw
     }
 }
 

@@ -1129,6 +1129,28 @@ fn exposes_what_it_parsed() {
 }
 
 #[test]
+fn serializes_as_its_raw_form_and_checks_on_load() {
+    let json = json!({"rules": {"1": {"name": "customer.segment", "conditions": {"$is": ["vip"]}},
+                                "logic": "1"},
+                      "error": {"message": "VIPs only"},
+                      "applicable_to": {"excluded": [{"object": "sku", "id": "s1"}]}});
+    let set = parse(json.clone());
+    assert_eq!(set.raw(), &raw(json));
+    let text = serde_json::to_string(&set).unwrap();
+    let again: RuleSet = serde_json::from_str(&text).unwrap();
+    assert_eq!(again, set);
+    let bad = serde_json::from_str::<RuleSet>(
+        r#"{"rules": {"1": {"name": "order.amount", "conditions": {"$is": []}}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        bad.to_string()
+            .starts_with("rule 1: condition $is needs at least one value"),
+        "{bad}"
+    );
+}
+
+#[test]
 fn evaluation_is_repeatable_and_leaves_the_facts_alone() {
     let w = world();
     let set = parse(json!({"rules": {
