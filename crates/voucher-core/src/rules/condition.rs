@@ -220,6 +220,28 @@ impl Property {
         )
     }
 
+    /// True for the properties compared as money (in major units):
+    /// `order.amount`, `product.price|amount`, `sku.price|amount`,
+    /// `campaign.orders.amount_discounted`.
+    pub fn is_money(&self) -> bool {
+        matches!(
+            self,
+            Property::OrderAmount
+                | Property::ProductPrice
+                | Property::ProductAmount
+                | Property::SkuPrice
+                | Property::SkuAmount
+                | Property::CampaignOrdersAmountDiscounted
+        )
+    }
+
+    /// True when a rule named `name` compares money: the HTTP adapter
+    /// divides the wire's integers (value times 100) by 100 in the
+    /// conditions of such rules before building a [`super::RawRuleSet`].
+    pub fn is_money_name(name: &str) -> bool {
+        Property::parse(name, Some("key")).is_ok_and(|p| p.is_money())
+    }
+
     pub(crate) fn kind(&self) -> Kind {
         match self {
             Property::CustomerMetadata(_) | Property::OrderMetadata(_) => Kind::Metadata,

@@ -1112,6 +1112,35 @@ fn exposes_what_it_parsed() {
     assert_eq!(property.category(), RuleCategory::Customer);
     assert_eq!(Property::SkuAmount.category(), RuleCategory::Order);
     assert!(Property::ProductCategory.is_item() && !Property::OrderAmount.is_item());
+    let money: Vec<&str> = [
+        "order.amount",
+        "order.items.count",
+        "order.metadata",
+        "product.price",
+        "product.amount",
+        "product.quantity",
+        "sku.price",
+        "sku.amount",
+        "sku.quantity",
+        "customer.segment",
+        "campaign.orders.amount_discounted",
+        "campaign.redemptions.count",
+        "nope",
+    ]
+    .into_iter()
+    .filter(|name| Property::is_money_name(name))
+    .collect();
+    assert_eq!(
+        money,
+        [
+            "order.amount",
+            "product.price",
+            "product.amount",
+            "sku.price",
+            "sku.amount",
+            "campaign.orders.amount_discounted"
+        ]
+    );
     for kind in ConditionKind::ALL {
         assert_eq!(ConditionKind::parse(kind.name()), Some(kind));
     }
