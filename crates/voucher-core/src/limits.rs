@@ -98,3 +98,15 @@ pub const RULE_MESSAGE_LEN_MAX: usize = 1024;
 pub const RULE_VALUE_TEXT_LEN_MAX: usize = 1024;
 /// Longest metadata key a rule names in its `property`, in bytes.
 pub const RULE_METADATA_KEY_LEN_MAX: usize = 256;
+
+// code_pattern
+
+/// Most random bytes drawn for one code character before rejection sampling
+/// gives up and reduces the last byte. A sound generator (rejection
+/// probability below 1/2) reaches it with probability below 2^-64; the bound
+/// only keeps a broken one (a constant) from looping forever.
+pub const CODE_CHAR_DRAWS_MAX: u32 = 64;
+/// Most draws for one new code before generation reports the code space as
+/// exhausted. Below the occupancy limit a draw is taken with probability
+/// under 1%, so 100 draws all taken has probability under 10^-200.
+pub const CODE_GENERATION_ATTEMPTS_MAX: u32 = 100;
