@@ -116,7 +116,11 @@ impl Ledger {
     /// An empty ledger (balance zero). A new card then gets an
     /// [`EntryKind::Addition`] of its initial amount.
     pub fn new(currency: Currency) -> Ledger {
-        Ledger { currency, balance_minor: 0, entries: 0 }
+        Ledger {
+            currency,
+            balance_minor: 0,
+            entries: 0,
+        }
     }
 
     /// Re-folds stored entries, checking each one's `balance_after_minor`
@@ -147,7 +151,11 @@ impl Ledger {
         if balance_minor < 0 || balance_minor > balance_max_minor(currency) {
             return Err(LedgerError::Overflow);
         }
-        Ok(Ledger { currency, balance_minor, entries: 0 })
+        Ok(Ledger {
+            currency,
+            balance_minor,
+            entries: 0,
+        })
     }
 
     /// The entry that `kind` of `amount_minor` would append, without
@@ -160,8 +168,10 @@ impl Ledger {
             return Err(LedgerError::TooManyEntries);
         }
         let delta = kind.sign() * amount_minor;
-        let balance_after_minor =
-            self.balance_minor.checked_add(delta).ok_or(LedgerError::Overflow)?;
+        let balance_after_minor = self
+            .balance_minor
+            .checked_add(delta)
+            .ok_or(LedgerError::Overflow)?;
         if balance_after_minor < 0 {
             return Err(LedgerError::InsufficientBalance {
                 balance_minor: self.balance_minor,
@@ -171,7 +181,11 @@ impl Ledger {
         if balance_after_minor > balance_max_minor(self.currency) {
             return Err(LedgerError::Overflow);
         }
-        Ok(Entry { kind, amount_minor, balance_after_minor })
+        Ok(Entry {
+            kind,
+            amount_minor,
+            balance_after_minor,
+        })
     }
 
     /// Appends an entry (the write half of the pair assertion).
@@ -179,7 +193,10 @@ impl Ledger {
         let entry = self.next(kind, amount_minor)?;
         self.balance_minor = entry.balance_after_minor;
         self.entries += 1;
-        assert!(self.balance_minor >= 0, "a ledger balance is never negative");
+        assert!(
+            self.balance_minor >= 0,
+            "a ledger balance is never negative"
+        );
         Ok(entry)
     }
 
@@ -212,7 +229,14 @@ mod tests {
         ledger.append(EntryKind::Redemption, 2000).unwrap();
         ledger.append(EntryKind::Refund, 500).unwrap();
         let last = ledger.append(EntryKind::Removal, 1000).unwrap();
-        assert_eq!(last, Entry { kind: EntryKind::Removal, amount_minor: 1000, balance_after_minor: 2500 });
+        assert_eq!(
+            last,
+            Entry {
+                kind: EntryKind::Removal,
+                amount_minor: 1000,
+                balance_after_minor: 2500
+            }
+        );
         assert_eq!(ledger.balance().unwrap().to_string(), "25.00");
     }
 
@@ -222,23 +246,47 @@ mod tests {
         ledger.append(EntryKind::Addition, 1000).unwrap();
         assert_eq!(
             ledger.append(EntryKind::Redemption, 1001),
-            Err(LedgerError::InsufficientBalance { balance_minor: 1000, requested_minor: 1001 })
+            Err(LedgerError::InsufficientBalance {
+                balance_minor: 1000,
+                requested_minor: 1001
+            })
         );
-        assert_eq!(ledger.append(EntryKind::Redemption, 0), Err(LedgerError::NonPositiveAmount));
-        assert_eq!(ledger.append(EntryKind::Addition, -5), Err(LedgerError::NonPositiveAmount));
-        assert_eq!(ledger.append(EntryKind::Addition, i64::MAX), Err(LedgerError::Overflow));
+        assert_eq!(
+            ledger.append(EntryKind::Redemption, 0),
+            Err(LedgerError::NonPositiveAmount)
+        );
+        assert_eq!(
+            ledger.append(EntryKind::Addition, -5),
+            Err(LedgerError::NonPositiveAmount)
+        );
+        assert_eq!(
+            ledger.append(EntryKind::Addition, i64::MAX),
+            Err(LedgerError::Overflow)
+        );
         assert_eq!(ledger.balance_minor(), 1000);
     }
 
     #[test]
     fn a_stored_ledger_that_does_not_add_up_is_corrupt() {
         let entries = [
-            Entry { kind: EntryKind::Addition, amount_minor: 1000, balance_after_minor: 1000 },
-            Entry { kind: EntryKind::Redemption, amount_minor: 300, balance_after_minor: 800 },
+            Entry {
+                kind: EntryKind::Addition,
+                amount_minor: 1000,
+                balance_after_minor: 1000,
+            },
+            Entry {
+                kind: EntryKind::Redemption,
+                amount_minor: 300,
+                balance_after_minor: 800,
+            },
         ];
         assert_eq!(
             Ledger::from_entries(Currency::EUR, &entries),
-            Err(LedgerError::Corrupt { index: 1, stored_minor: 800, folded_minor: 700 })
+            Err(LedgerError::Corrupt {
+                index: 1,
+                stored_minor: 800,
+                folded_minor: 700
+            })
         );
     }
 

@@ -8,11 +8,15 @@
 
 pub mod allocation;
 pub mod code_pattern;
+pub mod decision;
 pub mod discount;
 pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod order;
+pub mod qualification;
 pub mod rules;
+pub mod stacking;
 pub mod validity;
 pub mod value;
+pub mod voucher;
