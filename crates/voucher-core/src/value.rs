@@ -3,13 +3,19 @@
 //! so that every decision is deterministic.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use rust_decimal::Decimal;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 /// A metadata value. Numbers are exact decimals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+///
+/// Serde reads JSON numbers as [`Value::Number`] (through their shortest
+/// text, so `0.1` is exactly 0.1) and writes a number as a JSON number when
+/// a float carries it exactly, else as text. Objects are not values.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// Absent or JSON `null`.
     Null,
@@ -72,5 +78,118 @@ impl From<bool> for Value {
     }
 }
 
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Text(t) => serializer.serialize_str(t),
+            Value::List(list) => {
+                let mut seq = serializer.serialize_seq(Some(list.len()))?;
+                for value in list {
+                    seq.serialize_element(value)?;
+                }
+                seq.end()
+            }
+            Value::Number(n) => {
+                if n.fract().is_zero() {
+                    if let Ok(i) = i64::try_from(*n) {
+                        return serializer.serialize_i64(i);
+                    }
+                }
+                let float: Option<f64> = n.to_string().parse().ok();
+                match float {
+                    Some(f) if Decimal::from_str_exact(&format!("{f}")).ok() == Some(*n) => {
+                        serializer.serialize_f64(f)
+                    }
+                    _ => serializer.serialize_str(&n.to_string()),
+                }
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null, a boolean, a number, a string or a list")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(Decimal::from(n)))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(Decimal::from(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        // The shortest text that reads back as the same float.
+        Decimal::from_str_exact(&format!("{n}"))
+            .map(Value::Number)
+            .map_err(|_| E::custom("number out of range"))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Text(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Text(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut list = Vec::new();
+        while let Some(value) = seq.next_element()? {
+            list.push(value);
+        }
+        Ok(Value::List(list))
+    }
+}
+
 /// Free-form attributes, ordered by key.
 pub type Metadata = BTreeMap<String, Value>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips() {
+        let check = |json: &str, expected: Value| {
+            let value: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(value, expected, "{json}");
+            assert_eq!(serde_json::to_string(&value).unwrap(), json);
+        };
+        check("10", Value::Number(Decimal::from(10)));
+        check("0.1", Value::Number(Decimal::new(1, 1)));
+        check("-2.5", Value::Number(Decimal::new(-25, 1)));
+        check("\"gold\"", Value::Text("gold".into()));
+        check(
+            "[true,null,\"a\",3]",
+            Value::List(vec![true.into(), Value::Null, "a".into(), 3.into()]),
+        );
+        assert!(serde_json::from_str::<Value>("{\"a\":1}").is_err());
+    }
+}

@@ -11,11 +11,11 @@
 //! in MAJOR units here (`100.5`); converting the wire's integers (value
 //! times 100) is the HTTP adapter's business.
 //!
-//! Condition values are read with a visitor of their own, because
-//! [`Value`]'s derived `Deserialize` cannot read JSON numbers (the workspace
-//! builds `rust_decimal` with `serde-str`). Numbers become
-//! [`Value::Number`], strings stay [`Value::Text`] (numeric conditions read
-//! numeric text too). Voucherify writes product conditions as objects,
+//! Condition values are read with a visitor of their own (values are written
+//! with [`Value`]'s own serde), because a condition may hold objects:
+//! numbers become [`Value::Number`], strings stay [`Value::Text`] (numeric
+//! conditions read numeric text too). Voucherify writes product conditions
+//! as objects,
 //! `{"$is": [{"id": "prod_1", "source_id": "sku-1", "object": "product"}]}`:
 //! such an object stands for its `id` and `source_id` texts, each a value of
 //! its own (`$is` matches any of them).
@@ -25,7 +25,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
@@ -210,7 +210,7 @@ where
 {
     let mut map = serializer.serialize_map(Some(conditions.len()))?;
     for (name, values) in conditions {
-        map.serialize_entry(name, &ValuesOut(values))?;
+        map.serialize_entry(name, values)?;
     }
     map.end()
 }
@@ -356,48 +356,6 @@ impl<'de> Visitor<'de> for ValueVisitor {
             ));
         }
         Ok(Element::Reference(ids))
-    }
-}
-
-/// Serializes condition values so that [`ConditionValues`] reads them back
-/// equal: numbers as JSON numbers when a float carries them exactly, else as
-/// text.
-struct ValuesOut<'a>(&'a [Value]);
-
-impl Serialize for ValuesOut<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for value in self.0 {
-            seq.serialize_element(&ValueOut(value))?;
-        }
-        seq.end()
-    }
-}
-
-struct ValueOut<'a>(&'a Value);
-
-impl Serialize for ValueOut<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Null => serializer.serialize_unit(),
-            Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Text(t) => serializer.serialize_str(t),
-            Value::List(list) => ValuesOut(list).serialize(serializer),
-            Value::Number(n) => {
-                if n.fract().is_zero() {
-                    if let Ok(i) = i64::try_from(*n) {
-                        return serializer.serialize_i64(i);
-                    }
-                }
-                let float: Option<f64> = n.to_string().parse().ok();
-                match float {
-                    Some(f) if Decimal::from_str_exact(&format!("{f}")).ok() == Some(*n) => {
-                        serializer.serialize_f64(f)
-                    }
-                    _ => serializer.serialize_str(&n.to_string()),
-                }
-            }
-        }
     }
 }
 
