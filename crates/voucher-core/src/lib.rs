@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod order;
+pub mod port;
 pub mod qualification;
 pub mod rules;
 pub mod stacking;
