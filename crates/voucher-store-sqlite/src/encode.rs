@@ -1,0 +1,106 @@
+//! How values are written to and read from columns: instants as Unix
+//! milliseconds, the core's types as JSON, new external ids with their wire
+//! prefixes. Everything read back is checked: a value that does not decode
+//! is [`StoreError::Corrupt`], never a panic.
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use voucher_core::port::StoreError;
+
+/// An instant as Unix milliseconds.
+pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Unix milliseconds as an instant.
+pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
+}
+
+/// An optional instant as Unix milliseconds.
+pub(crate) fn opt_from_ms(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ms.map(from_ms).transpose()
+}
+
+/// A value as JSON text.
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Io(format!("encoding JSON: {e}")))
+}
+
+/// JSON text as a value; a column that does not decode is corrupt.
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("decoding JSON: {e}")))
+}
+
+/// A non-negative count column as `u64`.
+pub(crate) fn count(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+}
+
+/// A `u64` as a column value.
+pub(crate) fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid {
+        key: "invalid_payload",
+        message: format!("number {n} is too large"),
+    })
+}
+
+thread_local! {
+    static ID_RNG: RefCell<ChaCha12Rng> = RefCell::new(os_seeded());
+}
+
+/// A generator seeded from the operating system (adapters may use OS
+/// randomness; the core may not).
+pub(crate) fn os_seeded() -> ChaCha12Rng {
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // No OS randomness at all: fall back to the clock and the thread so
+        // ids still differ; they only need to be unique, not secret.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        seed[..16].copy_from_slice(&nanos.to_le_bytes());
+    }
+    ChaCha12Rng::from_seed(seed)
+}
+
+/// A random `u64`, e.g. to seed code generation.
+pub(crate) fn random_u64() -> u64 {
+    ID_RNG.with(|rng| rng.borrow_mut().random())
+}
+
+/// A new external id: the prefix and 20 random hex digits (`v_3f9a...`).
+pub(crate) fn new_id(prefix: &str) -> String {
+    let n: u128 = ID_RNG.with(|rng| rng.borrow_mut().random());
+    format!("{prefix}{:020x}", n & ((1u128 << 80) - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_differ() {
+        let a = new_id("v_");
+        let b = new_id("v_");
+        assert!(a.starts_with("v_") && a.len() == 22, "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bad_columns_are_corrupt_not_panics() {
+        assert!(matches!(from_ms(i64::MAX), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            from_json::<Vec<u8>>("{"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(count(-1), Err(StoreError::Corrupt(_))));
+    }
+}

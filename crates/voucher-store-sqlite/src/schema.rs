@@ -1,0 +1,319 @@
+//! The schema, as append-only migrations (`rusqlite_migration`, which keeps
+//! the version in SQLite's `user_version`). Never edit a migration that has
+//! shipped: add a new one at the end.
+//!
+//! Conventions: every table is `STRICT` and has a `project_id` (no query
+//! crosses projects); amounts are INTEGER minor units of the project's
+//! currency; instants are INTEGER Unix milliseconds (UTC); JSON columns hold
+//! the core's serde forms (discounts, validity, rules, metadata); external
+//! ids are the wire's prefixed strings (`v_...`), unique per project, beside
+//! an integer primary key used for joins.
+
+use rusqlite_migration::{Migrations, M};
+
+/// The migrations, oldest first.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+/// The schema version this program writes.
+pub fn version() -> i64 {
+    1
+}
+
+const V1: &str = r#"
+CREATE TABLE projects (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    currency TEXT NOT NULL,
+    time_zone TEXT NOT NULL,
+    stacking TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    kind TEXT NOT NULL CHECK (kind IN ('server', 'client')),
+    app_id TEXT NOT NULL UNIQUE,
+    secret_sha256 BLOB NOT NULL,
+    origins TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX api_keys_project ON api_keys(project_id);
+
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    campaign_type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    codes_count INTEGER NOT NULL DEFAULT 0,
+    generation TEXT NOT NULL,
+    redemptions_succeeded INTEGER NOT NULL DEFAULT 0,
+    redemptions_active INTEGER NOT NULL DEFAULT 0,
+    given_minor INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (project_id, name)
+) STRICT;
+CREATE INDEX campaigns_created ON campaigns(project_id, created_at);
+
+CREATE TABLE customers (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    source_id TEXT,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (project_id, source_id)
+) STRICT;
+CREATE INDEX customers_created ON customers(project_id, created_at);
+
+CREATE TABLE vouchers (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    campaign_id INTEGER REFERENCES campaigns(id),
+    type TEXT NOT NULL CHECK (type IN ('DISCOUNT_VOUCHER', 'GIFT_VOUCHER')),
+    discount TEXT,
+    gift_amount INTEGER,
+    gift_balance INTEGER CHECK (gift_balance IS NULL OR gift_balance >= 0),
+    quantity INTEGER,
+    redeemed_quantity INTEGER NOT NULL DEFAULT 0,
+    redeemed_amount INTEGER NOT NULL DEFAULT 0,
+    active INTEGER NOT NULL,
+    validity TEXT NOT NULL,
+    start_at INTEGER,
+    expire_at INTEGER,
+    holder_id INTEGER REFERENCES customers(id),
+    published_at INTEGER,
+    publish_count INTEGER NOT NULL DEFAULT 0,
+    category TEXT,
+    additional_info TEXT,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    CHECK (quantity IS NULL OR redeemed_quantity <= quantity),
+    UNIQUE (project_id, code),
+    UNIQUE (project_id, ext_id)
+) STRICT;
+CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
+CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
+CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id);
+CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    source_id TEXT,
+    customer_id INTEGER REFERENCES customers(id),
+    status TEXT,
+    amount INTEGER,
+    snapshot TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (project_id, source_id)
+) STRICT;
+
+-- Successful and failed redemptions, stacked parents and their children.
+-- kind: 'single' (legacy), 'parent' (stacked), 'child' (stacked member).
+CREATE TABLE redemptions (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('single', 'parent', 'child')),
+    parent_id INTEGER REFERENCES redemptions(id),
+    code TEXT,
+    voucher_id INTEGER REFERENCES vouchers(id),
+    campaign_id INTEGER REFERENCES campaigns(id),
+    customer_id INTEGER REFERENCES customers(id),
+    order_id INTEGER REFERENCES orders(id),
+    result TEXT NOT NULL CHECK (result IN ('SUCCESS', 'FAILURE')),
+    state TEXT NOT NULL CHECK (state IN ('SUCCEEDED', 'FAILED', 'ROLLED_BACK')),
+    failure_code TEXT,
+    failure TEXT,
+    amount INTEGER NOT NULL DEFAULT 0,
+    discount INTEGER NOT NULL DEFAULT 0,
+    order_amount INTEGER,
+    order_snapshot TEXT NOT NULL,
+    voucher_after TEXT,
+    channel TEXT NOT NULL,
+    tracking_id TEXT,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+CREATE INDEX redemptions_created ON redemptions(project_id, created_at);
+CREATE INDEX redemptions_voucher ON redemptions(project_id, voucher_id, id);
+CREATE INDEX redemptions_campaign ON redemptions(project_id, campaign_id, result, failure_code, id);
+CREATE INDEX redemptions_customer ON redemptions(project_id, customer_id, campaign_id, state);
+CREATE INDEX redemptions_result ON redemptions(project_id, result, failure_code, id);
+CREATE INDEX redemptions_code ON redemptions(project_id, code, id);
+CREATE INDEX redemptions_parent ON redemptions(parent_id);
+CREATE INDEX redemptions_order ON redemptions(project_id, order_id);
+
+CREATE TABLE rollbacks (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    redemption_id INTEGER NOT NULL UNIQUE REFERENCES redemptions(id),
+    parent_id INTEGER REFERENCES rollbacks(id),
+    reason TEXT,
+    amount INTEGER NOT NULL DEFAULT 0,
+    discount INTEGER NOT NULL DEFAULT 0,
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+CREATE INDEX rollbacks_created ON rollbacks(project_id, created_at);
+
+CREATE TABLE gift_ledger (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    voucher_id INTEGER NOT NULL REFERENCES vouchers(id),
+    kind TEXT NOT NULL CHECK (kind IN ('REDEMPTION', 'REFUND', 'ADDITION', 'REMOVAL')),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
+    redemption_id INTEGER REFERENCES redemptions(id),
+    rollback_id INTEGER REFERENCES rollbacks(id),
+    reason TEXT,
+    source_id TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+CREATE INDEX gift_ledger_voucher ON gift_ledger(voucher_id, id);
+
+CREATE TABLE publications (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    campaign_id INTEGER REFERENCES campaigns(id),
+    channel TEXT NOT NULL,
+    source_id TEXT,
+    request_hash BLOB,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (project_id, source_id)
+) STRICT;
+CREATE INDEX publications_created ON publications(project_id, created_at);
+CREATE INDEX publications_customer ON publications(project_id, customer_id, campaign_id);
+
+CREATE TABLE publication_vouchers (
+    publication_id INTEGER NOT NULL REFERENCES publications(id),
+    voucher_id INTEGER NOT NULL REFERENCES vouchers(id),
+    PRIMARY KEY (publication_id, voucher_id)
+) STRICT;
+CREATE INDEX publication_vouchers_voucher ON publication_vouchers(voucher_id);
+
+CREATE TABLE validation_rules (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (project_id, name)
+) STRICT;
+
+CREATE TABLE rule_assignments (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    rule_id INTEGER NOT NULL REFERENCES validation_rules(id),
+    related_type TEXT NOT NULL CHECK (related_type IN ('voucher', 'campaign')),
+    related_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id),
+    UNIQUE (rule_id, related_type, related_id)
+) STRICT;
+CREATE INDEX rule_assignments_related ON rule_assignments(related_type, related_id);
+
+CREATE TABLE idempotency_keys (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    key TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    request_sha256 BLOB NOT NULL,
+    status INTEGER,
+    response BLOB,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, method, path, key)
+) STRICT;
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+
+CREATE TABLE async_actions (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    details TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX audit_log_created ON audit_log(project_id, created_at);
+
+-- The outbox of events (webhooks), written in the transaction that caused
+-- them; delivered in the background.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+CREATE INDEX events_pending ON events(delivered_at, id);
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_validate() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn version_is_the_number_of_migrations() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, version());
+    }
+}

@@ -1,0 +1,165 @@
+//! The single writer and its group commit.
+//!
+//! One thread owns the only write connection. Callers send it jobs; it takes
+//! the first job waiting, then every job already queued behind it (up to
+//! `batch_max`), runs them all in one `BEGIN IMMEDIATE` transaction, each
+//! inside its own savepoint, commits once, and only then answers each
+//! caller. A job that returns `Err` is rolled back to its savepoint without
+//! disturbing the others; a failed commit fails the whole batch and no
+//! caller is told "done". With `synchronous=FULL` the commit is durable when
+//! it returns, so an acknowledged redemption survives a crash or power loss.
+//!
+//! The cost of one fsync is shared by every request in the batch: under
+//! load the batches grow by themselves, which is what makes durable
+//! redemptions fast (see docs/PERFORMANCE.md).
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use voucher_core::port::StoreError;
+
+use crate::error::SqlResult;
+
+type Output = Result<Box<dyn Any + Send>, StoreError>;
+type Work = Box<dyn FnOnce(&Connection) -> Output + Send>;
+
+struct Job {
+    work: Work,
+    reply: SyncSender<Output>,
+}
+
+/// The handle to the writer thread.
+pub(crate) struct Writer {
+    sender: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+/// Figures of the writer, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub(crate) struct WriterStats {
+    /// Transactions committed.
+    pub commits: std::sync::atomic::AtomicU64,
+    /// Jobs run.
+    pub jobs: std::sync::atomic::AtomicU64,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(crate) fn start(
+        conn: Connection,
+        batch_max: usize,
+        stats: std::sync::Arc<WriterStats>,
+    ) -> Result<Writer, StoreError> {
+        let (sender, receiver) = sync_channel::<Job>(batch_max.max(1) * 4);
+        let thread = std::thread::Builder::new()
+            .name("voucher-writer".to_owned())
+            .spawn(move || run(conn, receiver, batch_max.max(1), &stats))
+            .map_err(|e| StoreError::Io(format!("starting the writer: {e}")))?;
+        Ok(Writer {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `work` in the next batch and waits until that batch committed.
+    /// `Err` from `work` rolls back its own writes only.
+    pub(crate) fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = sync_channel(1);
+        let work: Work =
+            Box::new(move |conn| work(conn).map(|t| Box::new(t) as Box<dyn Any + Send>));
+        let sender = self
+            .sender
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store is closed".to_owned()))?;
+        sender
+            .send(Job { work, reply })
+            .map_err(|_| StoreError::Unavailable("the writer stopped".to_owned()))?;
+        let output = answer
+            .recv()
+            .map_err(|_| StoreError::Unavailable("the writer stopped".to_owned()))?;
+        output.and_then(|boxed| {
+            boxed
+                .downcast::<T>()
+                .map(|t| *t)
+                .map_err(|_| StoreError::Io("writer answered with the wrong type".to_owned()))
+        })
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread finish the jobs queued, commit
+        // and return.
+        self.sender.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(conn: Connection, receiver: Receiver<Job>, batch_max: usize, stats: &WriterStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").store() {
+            for job in batch {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+            continue;
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch {
+            let output = run_job(&conn, job.work);
+            answers.push((job.reply, output));
+        }
+        stats.jobs.fetch_add(answers.len() as u64, Relaxed);
+        match conn.execute_batch("COMMIT").store() {
+            Ok(()) => {
+                stats.commits.fetch_add(1, Relaxed);
+                for (reply, output) in answers {
+                    let _ = reply.send(output);
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                for (reply, _) in answers {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one job inside a savepoint; its failure (or panic) undoes its own
+/// writes only.
+fn run_job(conn: &Connection, work: Work) -> Output {
+    conn.execute_batch("SAVEPOINT job").store()?;
+    let output = match catch_unwind(AssertUnwindSafe(|| work(conn))) {
+        Ok(output) => output,
+        Err(_) => Err(StoreError::Io("a write job panicked".to_owned())),
+    };
+    if output.is_err() {
+        conn.execute_batch("ROLLBACK TO job").store()?;
+    }
+    conn.execute_batch("RELEASE job").store()?;
+    output
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the SQLite store: a real database file in a
+//! temporary directory, driven through the store ports.
+
+mod projects;
+mod support;

@@ -1,0 +1,81 @@
+//! Projects and keys: creation, duplicates, hashed secrets, revocation,
+//! and the typed errors of a bad database file.
+
+use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectStore, StoreError};
+use voucher_store_sqlite::{Options, SqliteStore};
+
+use crate::support::{fixture, t0};
+
+#[test]
+fn keys_authenticate_only_with_their_secret_until_revoked() {
+    let f = fixture();
+    let spec = KeySpec {
+        project: f.project,
+        kind: KeyKind::Client,
+        app_id: "client-1".to_owned(),
+        secret: "s3cret".to_owned(),
+        origins: vec!["https://shop.example".to_owned()],
+        permissions: vec![ClientPermission::Redeem],
+    };
+    f.store.create_key(&spec, t0()).unwrap();
+    assert!(matches!(
+        f.store.create_key(&spec, t0()),
+        Err(StoreError::Duplicate { .. })
+    ));
+    let key = f.store.authenticate("client-1", "s3cret").unwrap().unwrap();
+    assert_eq!(key.project, f.project);
+    assert_eq!(key.permissions, vec![ClientPermission::Redeem]);
+    assert_eq!(f.store.authenticate("client-1", "wrong").unwrap(), None);
+    assert_eq!(f.store.authenticate("nobody", "s3cret").unwrap(), None);
+    f.store.revoke_key("client-1", t0()).unwrap();
+    assert_eq!(f.store.authenticate("client-1", "s3cret").unwrap(), None);
+    assert!(matches!(
+        f.store.revoke_key("client-1", t0()),
+        Err(StoreError::NotFound { .. })
+    ));
+    // The secret is not in the file in clear.
+    drop(f.store);
+    let bytes = std::fs::read(f.dir.path().join("voucher.db")).unwrap();
+    assert!(!bytes.windows(6).any(|w| w == b"s3cret"));
+}
+
+#[test]
+fn project_names_are_unique() {
+    let f = fixture();
+    let again = f.store.project(f.project).unwrap().spec;
+    assert!(matches!(
+        f.store.create_project(&again, t0()),
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(f.store.projects().unwrap().len(), 1);
+    assert_eq!(
+        f.store.project_by_name("default").unwrap().unwrap().id,
+        f.project
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("voucher.db");
+    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+    let err = SqliteStore::open(&path, Options::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    // And it was left as it was.
+    assert_eq!(std::fs::read(&path).unwrap(), vec![0x42u8; 8192]);
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("voucher.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+    }
+    let err = SqliteStore::open(&path, Options::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 999, .. }),
+        "{err:?}"
+    );
+}
