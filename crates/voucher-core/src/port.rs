@@ -95,6 +95,15 @@ pub enum StoreError {
     Io(String),
 }
 
+impl From<crate::code_pattern::CodeConfigError> for StoreError {
+    fn from(e: crate::code_pattern::CodeConfigError) -> StoreError {
+        StoreError::Invalid {
+            key: "invalid_code_config",
+            message: e.to_string(),
+        }
+    }
+}
+
 /// A page of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -176,12 +185,6 @@ pub trait CampaignStore {
         id_or_name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Lists campaigns, newest first.
-    fn campaigns(
-        &self,
-        project: ProjectId,
-        query: &ListQuery,
-    ) -> Result<Page<CampaignRecord>, StoreError>;
     /// Enables or disables the campaign (audited).
     fn set_campaign_active(
         &self,
@@ -191,6 +194,16 @@ pub trait CampaignStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<CampaignRecord, StoreError>;
+}
+
+/// Reading many campaigns, and their figures.
+pub trait CampaignQueries {
+    /// Lists campaigns, newest first.
+    fn campaigns(
+        &self,
+        project: ProjectId,
+        query: &ListQuery,
+    ) -> Result<Page<CampaignRecord>, StoreError>;
     /// The campaign's summary.
     fn campaign_summary(
         &self,
@@ -226,12 +239,6 @@ pub trait VoucherStore {
         code_or_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Lists vouchers, newest first.
-    fn vouchers(
-        &self,
-        project: ProjectId,
-        query: &VoucherQuery,
-    ) -> Result<Page<VoucherRecord>, StoreError>;
     /// Enables or disables the voucher (audited).
     fn set_voucher_active(
         &self,
@@ -241,6 +248,20 @@ pub trait VoucherStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<VoucherRecord, StoreError>;
+}
+
+/// Reading many vouchers.
+pub trait VoucherQueries {
+    /// Lists vouchers, newest first.
+    fn vouchers(
+        &self,
+        project: ProjectId,
+        query: &VoucherQuery,
+    ) -> Result<Page<VoucherRecord>, StoreError>;
+}
+
+/// Gift-card balances and their ledger.
+pub trait GiftStore {
     /// Adds (positive) or removes (negative) gift credits, as a ledger entry
     /// (audited). MUST refuse a change that would make the balance negative
     /// (`gift_amount_exceeded`) or of zero (`invalid_amount`).

@@ -14,10 +14,13 @@
 //! - Another process may write the same file (`BEGIN IMMEDIATE` and a busy
 //!   timeout); nothing is cached across requests, so nothing served is stale.
 
+mod campaigns;
+mod catalog;
 mod encode;
 mod error;
 mod projects;
 pub mod schema;
+mod vouchers;
 mod writer;
 
 use std::path::{Path, PathBuf};
