@@ -1,6 +1,16 @@
 //! Integration tests of the SQLite store: a real database file in a
 //! temporary directory, driven through the store ports.
 
+mod bulk;
 mod catalog;
+mod checkout;
+mod concurrency;
+mod customers;
+mod gift;
+mod idempotency;
+mod maintenance;
 mod projects;
+mod publications;
+mod queries;
+mod rules;
 mod support;
