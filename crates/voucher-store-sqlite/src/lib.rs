@@ -14,11 +14,20 @@
 //! - Another process may write the same file (`BEGIN IMMEDIATE` and a busy
 //!   timeout); nothing is cached across requests, so nothing served is stale.
 
+mod bulk;
 mod campaigns;
 mod catalog;
+mod checkout;
+mod customers;
 mod encode;
 mod error;
+mod gift;
+mod idempotency;
+mod maintenance;
 mod projects;
+mod publications;
+mod queries;
+mod rules;
 pub mod schema;
 mod vouchers;
 mod writer;
