@@ -7,7 +7,10 @@
 //!    [`Reason::MissingAmount`], [`Reason::MissingOrderItems`],
 //!    [`Reason::MissingOrderItemsAmount`], [`Reason::MissingCustomer`]
 //!    (an unknown code, [`Reason::ResourceNotFound`], is decided by the store
-//!    before the engine is asked);
+//!    before the engine is asked). Those of the order, then of the credits
+//!    asked, then of the voucher's effect on this order (a free unit with no
+//!    price, a discount or gift card in another currency: the discount is
+//!    computed here), then the customer;
 //! 2. [`Reason::VoucherDisabled`] (the voucher or its campaign);
 //! 3. [`Reason::VoucherNotActive`] (before the start);
 //! 4. [`Reason::VoucherExpired`];
@@ -38,7 +41,7 @@ use crate::money::{Currency, Money, MoneyError};
 use crate::order::{CheckedOrder, Customer, LineTarget, Order, OrderError};
 use crate::rules::{self, RuleCategory, RuleFacts, RuleSet, RuleViolation};
 use crate::stacking::StackingRules;
-use crate::validity::ValidityStatus;
+use crate::validity::{Moment, ValidityStatus};
 use crate::voucher::{Benefit, Campaign, Counters, Voucher};
 
 /// A stable, machine-readable reason for refusing a code. The wire's
@@ -228,7 +231,12 @@ impl From<MoneyError> for Refusal {
 
 impl From<DiscountError> for Refusal {
     fn from(e: DiscountError) -> Refusal {
-        Refusal::with_details(discount_error_reason(&e), e.to_string())
+        match e {
+            // The order's own error knows its reason (a negative amount is
+            // `invalid_amount`, not `invalid_order`).
+            DiscountError::InvalidOrder(order) => Refusal::from(order),
+            other => Refusal::with_details(discount_error_reason(&other), other.to_string()),
+        }
     }
 }
 
@@ -433,12 +441,15 @@ pub(crate) fn decide(
     let voucher = candidate.voucher;
     let campaign = candidate.campaign;
 
-    // 1. Input problems.
-    check_needs(
+    // 1. Input problems, the discount's own among them (a free unit with
+    //    no price, a value in another currency): it is computed here, on
+    //    the running order, so that they come before every later check.
+    let plan = check_needs(
         voucher,
         campaign,
         checkout,
         checked,
+        state,
         project.currency,
         credits,
     )?;
@@ -459,12 +470,9 @@ pub(crate) fn decide(
     }
 
     // 7. Gift balance.
-    let plan = match &voucher.benefit {
-        Benefit::Gift(ledger) => Plan::Gift {
-            balance_minor: ledger.balance_minor(),
-            spend_minor: gift_spend(ledger.balance_minor(), state, credits)?,
-        },
-        Benefit::Discount(discount) => Plan::Discount(discount),
+    let spend_minor = match &plan {
+        Plan::Gift { balance_minor } => gift_spend(*balance_minor, state, credits)?,
+        Plan::Discount(_) => 0,
     };
 
     // 8. Rules, then the campaign's limits.
@@ -482,21 +490,19 @@ pub(crate) fn decide(
     }
 
     let outcome = match plan {
-        Plan::Gift {
-            balance_minor,
-            spend_minor,
-        } => {
+        Plan::Gift { balance_minor } => {
             let applied = state.apply_credits(spend_minor)?;
+            let credits_minor = applied.discount_minor();
+            let balance_after_minor = balance_minor
+                .checked_sub(credits_minor)
+                .ok_or_else(|| Refusal::new(Reason::InvalidAmount))?;
             Outcome::Gift {
-                credits_minor: applied.discount_minor(),
-                balance_after_minor: balance_minor - applied.discount_minor(),
+                credits_minor,
+                balance_after_minor,
                 applied,
             }
         }
-        Plan::Discount(discount) => {
-            let targets = targets(rule_sets(voucher, campaign), checked);
-            Outcome::Discount(discount::apply(discount, state, targets.as_deref())?)
-        }
+        Plan::Discount(applied) => Outcome::Discount(*applied),
     };
     check_budget(campaign, &candidate.counters, outcome.given_minor())?;
     Ok(outcome)
@@ -512,12 +518,11 @@ pub(crate) enum CountLimits {
 }
 
 /// What a voucher will do once the checks pass.
-enum Plan<'a> {
-    Gift {
-        balance_minor: i64,
-        spend_minor: i64,
-    },
-    Discount(&'a Discount),
+enum Plan {
+    /// A gift card with this balance; its spend is decided in step 7.
+    Gift { balance_minor: i64 },
+    /// A discount, computed with the input checks.
+    Discount(Box<Applied>),
 }
 
 fn rule_sets<'a>(
@@ -539,14 +544,17 @@ fn targets<'a>(
     rules::combine_targets(sets.map(|set| set.targets(order)))
 }
 
+/// The input checks of a decision, in the order of precedence of their
+/// reasons; computes the discount (or reads the gift balance) on the way.
 fn check_needs(
     voucher: &Voucher,
     campaign: Option<&Campaign>,
     checkout: &Checkout<'_>,
     checked: &CheckedOrder,
+    state: &OrderState,
     currency: Currency,
     credits: Credits,
-) -> Result<(), Refusal> {
+) -> Result<Plan, Refusal> {
     if let Credits::Exactly(money) = credits {
         if money.currency() != currency {
             return Err(Refusal::with_details(
@@ -562,24 +570,42 @@ fn check_needs(
         }
         money.to_minor()?;
     }
-    match &voucher.benefit {
-        Benefit::Gift(_) => {
+    let plan = match &voucher.benefit {
+        Benefit::Gift(ledger) => {
+            // The balance is in the card's minor units: spending it on an
+            // order in another currency would mix units (5000 yen are not
+            // 50.00 euros).
+            if ledger.currency() != currency {
+                return Err(Refusal::with_details(
+                    Reason::InvalidOrder,
+                    "gift card in another currency",
+                ));
+            }
             if checked.amount_minor.is_none() {
                 return Err(Refusal::new(Reason::MissingAmount));
+            }
+            Plan::Gift {
+                balance_minor: ledger.balance_minor(),
             }
         }
         Benefit::Discount(discount) => {
             if let Some(reason) = missing_discount_input(discount, checked) {
                 return Err(Refusal::new(reason));
             }
+            let targets = targets(rule_sets(voucher, campaign), checked);
+            Plan::Discount(Box::new(discount::apply(
+                discount,
+                state,
+                targets.as_deref(),
+            )?))
         }
-    }
+    };
     let needs_customer = campaign.is_some_and(|c| c.limits.per_customer_max.is_some())
         || rule_sets(voucher, campaign).any(RuleSet::needs_customer);
     if needs_customer && !checkout.customer.is_identified() {
         return Err(Refusal::new(Reason::MissingCustomer));
     }
-    Ok(())
+    Ok(plan)
 }
 
 /// What a discount needs from the order: an amount for order-level effects,
@@ -628,10 +654,11 @@ fn validity_refusal(
     if let (Some(published_at), Some(duration)) =
         (voucher.published_at, voucher.active_after_publishing)
     {
-        // An expiry that cannot be computed (past the calendar's end) never
-        // comes.
+        // An instant expiry, as `Validity::for_code_published_at` makes it:
+        // valid up to and including the instant. An expiry that cannot be
+        // computed (past the calendar's end) never comes.
         if let Some(expiry) = duration.after(published_at, tz) {
-            if now >= expiry {
+            if Moment::Instant(expiry).has_expired(now, tz) {
                 statuses.push(ValidityStatus::Expired);
             }
         }
@@ -794,7 +821,8 @@ pub enum RollbackError {
     #[error("a failed redemption cannot be rolled back")]
     NotSucceeded,
     /// The stored state does not add up (the voucher's redeemed count is
-    /// zero, or the refund overflows): the store is corrupt.
+    /// zero, an amount is negative, credits were spent by a voucher without
+    /// a balance, or the refund overflows): the store is corrupt.
     #[error("stored state is inconsistent: {0}")]
     Inconsistent(String),
 }
@@ -826,12 +854,23 @@ pub fn rollback(
     let redeemed_quantity_after = voucher.redeemed_quantity.checked_sub(1).ok_or_else(|| {
         RollbackError::Inconsistent("redeemed quantity is already zero".to_owned())
     })?;
+    // Stored amounts are data from outside: checked, not trusted.
+    if credits_minor < 0 || given_minor < 0 {
+        return Err(RollbackError::Inconsistent(
+            "negative credits or discount".to_owned(),
+        ));
+    }
     let ledger_entry = match &voucher.benefit {
         Benefit::Gift(ledger) if credits_minor > 0 => Some(
             ledger
                 .next(EntryKind::Refund, credits_minor)
                 .map_err(|e| RollbackError::Inconsistent(e.to_string()))?,
         ),
+        Benefit::Discount(_) if credits_minor > 0 => {
+            return Err(RollbackError::Inconsistent(
+                "credits spent by a voucher without a balance".to_owned(),
+            ))
+        }
         _ => None,
     };
     Ok(RollbackTransition {
@@ -840,3 +879,6 @@ pub fn rollback(
         returned_minor: given_minor,
     })
 }
+
+#[cfg(test)]
+mod tests;
