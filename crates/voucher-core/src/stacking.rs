@@ -1,24 +1,33 @@
 //! Stacking: several codes on one order (up to 30), applied in sequence on
-//! the running total, under the project's stacking rules.
+//! the running total, under the project's stacking rules (reference §2.9).
 //!
-//! Each redeemable is first decided on its own against the order as the
-//! codes before it left it ([`crate::decision`]); an applicable one may
-//! still be skipped by a stacking limit or the exclusivity of categories:
-//! - a redeemable whose campaign is in an exclusive category is applied
-//!   alone: it is skipped (`exclusion_rules_not_met`) if a code outside the
-//!   joint categories was applied before it, and once it is applied every
-//!   later code outside the joint categories is skipped the same way;
-//! - codes in a joint category always combine;
-//! - `applicable_redeemables_limit` (default 5), the per-category limits and
-//!   `applicable_exclusive_redeemables_limit` (default 1) skip the codes past
-//!   them;
-//! - under `redeemables_no_effect_rule` `SKIP`, a code that changes nothing
-//!   is skipped (`no_effect`).
+//! The redeemables apply in the order of the sorting rule (as requested, or
+//! by category hierarchy with codes without a category last). Each is first
+//! decided on its own against the order as the codes before it left it
+//! ([`crate::decision`]), with its campaign's counters raised by the codes of
+//! the same campaign applied earlier in the request; an applicable one may
+//! still be skipped by a stacking rule, checked in this order:
+//! 1. `applicable_exclusive_redeemables_limit` (default 1) and
+//!    `applicable_exclusive_redeemables_per_category_limit`, for a code in
+//!    an exclusive category;
+//! 2. exclusivity (`exclusion_rules_not_met`): a code in an exclusive
+//!    category is the only one applied "unless the other campaigns are
+//!    exclusive or joint". So an exclusive code is skipped if a plain code
+//!    (in neither an exclusive nor a joint category) was applied before it,
+//!    and once an exclusive code is applied every later plain code is
+//!    skipped; exclusive codes combine with each other (within the
+//!    exclusive limits), and codes in a joint category always combine;
+//! 3. `applicable_redeemables_limit` (default 5);
+//! 4. the per-category limits (default 1 per category, unless the category
+//!    has its own limit);
+//! 5. under `redeemables_no_effect_rule` `SKIP`, a code that changes
+//!    nothing (`no_effect`).
 //!
 //! In `ALL` mode (the default) one inapplicable redeemable fails the whole
-//! request and the codes after it are skipped with
-//! `preceding_validation_failed`; a skipped one does not fail it. In
+//! request: the codes after it are skipped with `preceding_validation_failed`
+//! and the order stays as given. A skipped redeemable does not fail it. In
 //! `PARTIAL` mode the applicable codes apply and the others are reported.
+//! Either way a request is valid only if at least one code applies.
 
 use std::collections::BTreeMap;
 
@@ -258,10 +267,16 @@ pub struct StackValidation {
 impl StackValidation {
     /// The first refusal, in application order, if any.
     pub fn first_refusal(&self) -> Option<&Refusal> {
+        self.first_refused().map(|(_, refusal)| refusal)
+    }
+
+    /// The first refused redeemable in application order: its index in the
+    /// request and its refusal.
+    fn first_refused(&self) -> Option<(usize, &Refusal)> {
         self.application_order
             .iter()
-            .find_map(|&i| match &self.entries[i].status {
-                EntryStatus::Inapplicable(refusal) => Some(refusal),
+            .find_map(|&i| match self.entries.get(i).map(|e| &e.status) {
+                Some(EntryStatus::Inapplicable(refusal)) => Some((i, refusal)),
                 _ => None,
             })
     }
@@ -411,20 +426,18 @@ pub fn redeem_stack(
 ) -> Result<StackRedemption, StackError> {
     let validation = validate_stack(project, entries, checkout)?;
     if !validation.valid {
-        let (index, refusal) = validation
-            .application_order
-            .iter()
-            .find_map(|&i| match &validation.entries[i].status {
-                EntryStatus::Inapplicable(refusal) => Some((i, refusal.clone())),
-                _ => None,
-            })
-            .unwrap_or_else(|| {
-                // Nothing refused, nothing applied: every code was skipped.
-                (
-                    0,
-                    Refusal::new(crate::decision::Reason::RedemptionRulesViolated),
-                )
-            });
+        let (index, refusal) = match validation.first_refused() {
+            Some((index, refusal)) => (index, refusal.clone()),
+            // Nothing refused, nothing applied: every code was skipped
+            // (`no_effect`); name the first in application order.
+            None => (
+                validation.application_order.first().copied().unwrap_or(0),
+                Refusal {
+                    details: Some("every redeemable was skipped".to_owned()),
+                    ..Refusal::new(crate::decision::Reason::RedemptionRulesViolated)
+                },
+            ),
+        };
         return Err(StackError::Refused {
             index,
             refusal,
@@ -457,15 +470,50 @@ fn categories<'a>(candidate: &Candidate<'a>) -> impl Iterator<Item = &'a str> {
         .flat_map(|c| c.categories.iter().map(|k| k.name.as_str()))
 }
 
+/// How a code combines with others, from its campaign's categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Combining {
+    /// In neither an exclusive nor a joint category: with anything but an
+    /// exclusive code.
+    Plain,
+    /// In an exclusive category: only with exclusive and joint codes.
+    Exclusive,
+    /// In a joint category: with anything.
+    Joint,
+    /// In both (a campaign may be): with anything, and it counts as
+    /// exclusive for the exclusive limits and for later plain codes.
+    ExclusiveJoint,
+}
+
+impl Combining {
+    fn of(rules: &StackingRules, candidate: &Candidate<'_>) -> Combining {
+        let in_list = |list: &[String]| categories(candidate).any(|c| list.iter().any(|l| l == c));
+        match (
+            in_list(&rules.exclusive_categories),
+            in_list(&rules.joint_categories),
+        ) {
+            (false, false) => Combining::Plain,
+            (true, false) => Combining::Exclusive,
+            (false, true) => Combining::Joint,
+            (true, true) => Combining::ExclusiveJoint,
+        }
+    }
+
+    fn is_exclusive(self) -> bool {
+        matches!(self, Combining::Exclusive | Combining::ExclusiveJoint)
+    }
+}
+
 fn sort(rules: &StackingRules, entries: &[StackEntry<'_>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..entries.len()).collect();
     if rules.sorting_rule == SortingRule::CategoryHierarchy {
+        // `None` (no category) sorts after every hierarchy, even u32::MAX.
         let key = |i: &usize| {
-            entries[*i]
-                .candidate
-                .campaign
-                .and_then(|c| c.categories.iter().map(|k| k.hierarchy).min())
-                .unwrap_or(u32::MAX)
+            let lowest = entries
+                .get(*i)
+                .and_then(|e| e.candidate.campaign)
+                .and_then(|c| c.categories.iter().map(|k| k.hierarchy).min());
+            (lowest.is_none(), lowest)
         };
         // Stable: equal hierarchies keep the requested order.
         order.sort_by_key(key);
@@ -479,7 +527,9 @@ fn sort(rules: &StackingRules, entries: &[StackEntry<'_>]) -> Vec<usize> {
 struct Tally {
     applicable: u32,
     exclusive: u32,
-    non_joint_applied: bool,
+    /// A code in neither an exclusive nor a joint category was applied.
+    plain_applied: bool,
+    /// A code in an exclusive category was applied.
     exclusive_applied: bool,
     per_category: BTreeMap<String, u32>,
     exclusive_per_category: BTreeMap<String, u32>,
@@ -495,8 +545,11 @@ impl Tally {
             .campaign
             .and_then(|c| self.per_campaign.get(&c.name))
         {
-            adjusted.counters.customer_redemptions += uses;
-            adjusted.counters.campaign_redemptions += uses;
+            // Saturating: the counters come from the store, not from us.
+            adjusted.counters.customer_redemptions =
+                adjusted.counters.customer_redemptions.saturating_add(*uses);
+            adjusted.counters.campaign_redemptions =
+                adjusted.counters.campaign_redemptions.saturating_add(*uses);
             adjusted.counters.campaign_given_minor = adjusted
                 .counters
                 .campaign_given_minor
@@ -511,10 +564,8 @@ impl Tally {
         candidate: &Candidate<'_>,
         outcome: &Outcome,
     ) -> Option<SkipReason> {
-        let in_list = |list: &[String]| categories(candidate).any(|c| list.iter().any(|l| l == c));
-        let exclusive = in_list(&rules.exclusive_categories);
-        let joint = in_list(&rules.joint_categories);
-        if exclusive {
+        let combining = Combining::of(rules, candidate);
+        if combining.is_exclusive() {
             if self.exclusive >= rules.applicable_exclusive_redeemables_limit {
                 return Some(SkipReason::ApplicableExclusiveRedeemablesLimitExceeded);
             }
@@ -528,7 +579,12 @@ impl Tally {
                 }
             }
         }
-        if !joint && (self.exclusive_applied || (exclusive && self.non_joint_applied)) {
+        let excluded = match combining {
+            Combining::Joint | Combining::ExclusiveJoint => false,
+            Combining::Exclusive => self.plain_applied,
+            Combining::Plain => self.exclusive_applied,
+        };
+        if excluded {
             return Some(SkipReason::ExclusionRulesNotMet);
         }
         if self.applicable >= rules.applicable_redeemables_limit {
@@ -549,19 +605,17 @@ impl Tally {
     }
 
     fn record(&mut self, rules: &StackingRules, candidate: &Candidate<'_>, outcome: &Outcome) {
-        let in_list = |list: &[String]| categories(candidate).any(|c| list.iter().any(|l| l == c));
-        let exclusive = in_list(&rules.exclusive_categories);
-        let joint = in_list(&rules.joint_categories);
+        let combining = Combining::of(rules, candidate);
         self.applicable += 1;
-        if exclusive {
+        if combining.is_exclusive() {
             self.exclusive += 1;
             self.exclusive_applied = true;
             for c in categories(candidate) {
                 *self.exclusive_per_category.entry(c.to_owned()).or_default() += 1;
             }
         }
-        if !joint {
-            self.non_joint_applied = true;
+        if combining == Combining::Plain {
+            self.plain_applied = true;
         }
         for c in categories(candidate) {
             *self.per_category.entry(c.to_owned()).or_default() += 1;
@@ -573,3 +627,6 @@ impl Tally {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
