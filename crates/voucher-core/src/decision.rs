@@ -475,19 +475,22 @@ pub(crate) fn decide(
         Plan::Discount(_) => 0,
     };
 
-    // 8. Rules, then the campaign's limits.
+    // 8. Rules, then the campaign's limits. Qualifications ignore the
+    // counters: rules on them see nothing redeemed yet.
+    let counters = match counts {
+        CountLimits::Enforce => candidate.counters,
+        CountLimits::Ignore => Counters::default(),
+    };
     let facts = RuleFacts {
         order: checked,
         order_metadata: &checkout.order.metadata,
         customer: checkout.customer,
-        customer_redemptions: candidate.counters.customer_redemptions,
-        campaign_redemptions: candidate.counters.campaign_redemptions,
-        campaign_given_minor: candidate.counters.campaign_given_minor,
+        customer_redemptions: counters.customer_redemptions,
+        campaign_redemptions: counters.campaign_redemptions,
+        campaign_given_minor: counters.campaign_given_minor,
     };
     check_rules(rule_sets(voucher, campaign), &facts)?;
-    if counts == CountLimits::Enforce {
-        check_count_limits(campaign, &candidate.counters)?;
-    }
+    check_count_limits(campaign, &counters)?;
 
     let outcome = match plan {
         Plan::Gift { balance_minor } => {
@@ -504,13 +507,16 @@ pub(crate) fn decide(
         }
         Plan::Discount(applied) => Outcome::Discount(*applied),
     };
-    check_budget(campaign, &candidate.counters, outcome.given_minor())?;
+    if counts == CountLimits::Enforce {
+        check_budget(campaign, &counters, outcome.given_minor())?;
+    }
     Ok(outcome)
 }
 
-/// Whether the campaign's redemption-count limits (per customer, per
-/// campaign) take part in a decision. Qualifications ignore them, as the
-/// reference says; validations and redemptions enforce them.
+/// Whether the campaign's redemption limits (per customer, per campaign,
+/// the budget, and rules on those counters) take part in a decision.
+/// Qualifications ignore them, as the reference says; validations and
+/// redemptions enforce them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CountLimits {
     Enforce,

@@ -355,7 +355,17 @@ fn count_limits_are_ignored_every_other_check_applies() {
             ..Counters::default()
         },
     );
-    // A validation refuses them both.
+    let budget_spent = public("BUDGET", 150).limits(
+        CampaignLimits {
+            budget_max_minor: Some(1_000),
+            ..CampaignLimits::default()
+        },
+        Counters {
+            campaign_given_minor: 1_000,
+            ..Counters::default()
+        },
+    );
+    // A validation refuses all three.
     let checkout_order = order(10_000);
     let customer = cust_1();
     let checkout = Checkout {
@@ -363,7 +373,7 @@ fn count_limits_are_ignored_every_other_check_applies() {
         customer: &customer,
         now: now(),
     };
-    for spec in [&per_customer, &campaign_full] {
+    for spec in [&per_customer, &campaign_full, &budget_spent] {
         let refusal = decision::validate(
             &Project::new(Currency::EUR),
             &spec.candidate(),
@@ -402,14 +412,15 @@ fn count_limits_are_ignored_every_other_check_applies() {
             Some("cust_1"),
         ),
         public("STILL_GOOD", 400),
+        budget_spent,
     ];
     check(
         &specs,
         10_000,
         Sorting::Default,
         50,
-        &[(0, 100), (1, 200), (9, 400)],
-        3,
+        &[(0, 100), (1, 200), (9, 400), (10, 150)],
+        4,
     );
 }
 
