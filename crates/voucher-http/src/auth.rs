@@ -1,0 +1,117 @@
+//! Authentication: server keys (`X-App-Id` + `X-App-Token`) on `/v1`,
+//! client keys (`X-Client-Application-Id` + `X-Client-Token` + an allowed
+//! `Origin`) on `/client/v1`. A wrong or missing key, or a client key on a
+//! server endpoint, is 401 `unauthorized`. The key decides the project:
+//! every call a handler makes names that project and nothing else.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use voucher_core::port::{ClientPermission, KeyKind, KeyRecord, ProjectId};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A request authenticated with a server key.
+#[derive(Debug, Clone)]
+pub struct ServerKey {
+    /// The key's project.
+    pub project: ProjectId,
+    /// The key.
+    pub key: KeyRecord,
+}
+
+/// A request authenticated with a client key from an allowed origin.
+#[derive(Debug, Clone)]
+pub struct ClientKey {
+    /// The key's project.
+    pub project: ProjectId,
+    /// The key.
+    pub key: KeyRecord,
+}
+
+impl ClientKey {
+    /// Errors with 401 unless the key has `permission`.
+    pub fn require(&self, permission: ClientPermission) -> Result<(), ApiError> {
+        if self.key.permissions.contains(&permission) {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized().with_details("this client key may not do that"))
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+async fn authenticate(
+    state: &AppState,
+    app_id: Option<&str>,
+    secret: Option<&str>,
+    kind: KeyKind,
+) -> Result<KeyRecord, ApiError> {
+    let (Some(app_id), Some(secret)) = (app_id, secret) else {
+        return Err(ApiError::unauthorized());
+    };
+    let (app_id, secret) = (app_id.to_owned(), secret.to_owned());
+    let key = state
+        .store(move |store| store.authenticate(&app_id, &secret))
+        .await?;
+    match key {
+        Some(key) if key.kind == kind => Ok(key),
+        _ => Err(ApiError::unauthorized()),
+    }
+}
+
+impl FromRequestParts<AppState> for ServerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = authenticate(
+            state,
+            header(&parts.headers, "x-app-id"),
+            header(&parts.headers, "x-app-token"),
+            KeyKind::Server,
+        )
+        .await?;
+        Ok(ServerKey {
+            project: key.project,
+            key,
+        })
+    }
+}
+
+/// Whether a client key accepts `origin`: any origin when it lists none.
+pub fn origin_allowed(key: &KeyRecord, origin: Option<&str>) -> bool {
+    key.origins.is_empty()
+        || origin.is_some_and(|origin| {
+            key.origins
+                .iter()
+                .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+        })
+}
+
+impl FromRequestParts<AppState> for ClientKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = authenticate(
+            state,
+            header(&parts.headers, "x-client-application-id"),
+            header(&parts.headers, "x-client-token"),
+            KeyKind::Client,
+        )
+        .await?;
+        if !origin_allowed(&key, header(&parts.headers, "origin")) {
+            return Err(ApiError::unauthorized().with_details("origin not allowed"));
+        }
+        Ok(ClientKey {
+            project: key.project,
+            key,
+        })
+    }
+}
