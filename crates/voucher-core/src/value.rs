@@ -6,15 +6,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::ser::{SerializeSeq, Serializer};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 /// A metadata value. Numbers are exact decimals.
 ///
 /// Serde reads JSON numbers as [`Value::Number`] (through their shortest
 /// text, so `0.1` is exactly 0.1) and writes a number as a JSON number when
-/// a float carries it exactly, else as text. Objects are not values.
+/// a float carries it exactly, else as text. Objects are [`Value::Map`]s,
+/// ordered by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// Absent or JSON `null`.
@@ -27,6 +28,8 @@ pub enum Value {
     Text(String),
     /// A list of values.
     List(Vec<Value>),
+    /// Nested attributes, ordered by key.
+    Map(BTreeMap<String, Value>),
 }
 
 impl Value {
@@ -91,6 +94,13 @@ impl Serialize for Value {
                 }
                 seq.end()
             }
+            Value::Map(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    out.serialize_entry(key, value)?;
+                }
+                out.end()
+            }
             Value::Number(n) => {
                 if n.fract().is_zero() {
                     if let Ok(i) = i64::try_from(*n) {
@@ -121,7 +131,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("null, a boolean, a number, a string or a list")
+        f.write_str("null, a boolean, a number, a string, a list or an object")
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
@@ -166,6 +176,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }
         Ok(Value::List(list))
     }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = BTreeMap::new();
+        while let Some((key, value)) = access.next_entry::<String, Value>()? {
+            map.insert(key, value);
+        }
+        Ok(Value::Map(map))
+    }
 }
 
 /// Free-form attributes, ordered by key.
@@ -190,6 +208,8 @@ mod tests {
             "[true,null,\"a\",3]",
             Value::List(vec![true.into(), Value::Null, "a".into(), 3.into()]),
         );
-        assert!(serde_json::from_str::<Value>("{\"a\":1}").is_err());
+        let mut nested = BTreeMap::new();
+        nested.insert("a".to_owned(), Value::from(1));
+        check("{\"a\":1}", Value::Map(nested));
     }
 }

@@ -634,7 +634,7 @@ impl ValueSet {
                         .as_number()
                         .is_some_and(|n| ValueSet::has_number(numbers, &n))
             }
-            Value::Null | Value::List(_) => false,
+            Value::Null | Value::List(_) | Value::Map(_) => false,
         }
     }
 }
@@ -855,7 +855,7 @@ fn value_set(values: &[Value], kind: Kind) -> Result<ValueSet, ConditionProblem>
                             numbers.push(n);
                         }
                     }
-                    Value::Null | Value::List(_) => {
+                    Value::Null | Value::List(_) | Value::Map(_) => {
                         return Err(ConditionProblem::NotAScalar { index })
                     }
                 }
