@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod state;
+pub mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
