@@ -24,6 +24,7 @@ mod error;
 mod gift;
 mod idempotency;
 mod maintenance;
+mod paging;
 mod projects;
 mod publications;
 mod queries;
@@ -91,6 +92,8 @@ struct Inner {
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
     stats: Arc<WriterStats>,
+    /// Validations per campaign, counted in memory ([`checkout`]).
+    validations: checkout::ValidationCounts,
 }
 
 fn configure(conn: &Connection, options: &Options) -> Result<(), StoreError> {
@@ -155,6 +158,7 @@ impl SqliteStore {
                 writer,
                 readers: Mutex::new(Vec::new()),
                 stats,
+                validations: checkout::ValidationCounts::default(),
             }),
         })
     }
