@@ -1694,59 +1694,107 @@ fn empty_page<T>() -> Page<T> {
     }
 }
 
-fn list_redemptions(
+/// The row ids a redemption query names.
+#[derive(Debug, Clone, Copy, Default)]
+struct Resolved {
+    campaign: Option<i64>,
+    customer: Option<i64>,
+    order: Option<i64>,
+}
+
+/// Resolves the query's names to row ids; `None` when one of them names
+/// nothing that exists (the list is then empty).
+fn resolve(
     conn: &Connection,
     project: ProjectId,
     query: &RedemptionQuery,
-    paging: &Paging,
-) -> Result<Page<RedemptionRecord>, StoreError> {
-    let mut params = vec![Value::Integer(project.0)];
-    let mut filter = String::from("r.project_id = ?1");
-    let mut add = |condition: &str, value: Value, params: &mut Vec<Value>| {
-        params.push(value);
-        filter.push_str(&format!(" AND {condition} ?{}", params.len()));
-    };
-    // A filter naming nothing that exists matches nothing.
+) -> Result<Option<Resolved>, StoreError> {
+    let mut resolved = Resolved::default();
     if let Some(campaign) = &query.campaign {
         match campaign_row(conn, project, campaign) {
-            Ok(row) => add("r.campaign_id =", Value::Integer(row.id), &mut params),
-            Err(StoreError::NotFound { .. }) => return Ok(empty_page()),
+            Ok(row) => resolved.campaign = Some(row.id),
+            Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         }
     }
     if let Some(customer) = &query.customer {
         match find_customer(conn, project, customer)? {
-            Some(row) => add("r.customer_id =", Value::Integer(row.id), &mut params),
-            None => return Ok(empty_page()),
+            Some(row) => resolved.customer = Some(row.id),
+            None => return Ok(None),
         }
     }
     if let Some(order) = &query.order {
         match find_order(conn, project, order)? {
-            Some((row, _, _)) => add("r.order_id =", Value::Integer(row), &mut params),
-            None => return Ok(empty_page()),
+            Some((row, _, _)) => resolved.order = Some(row),
+            None => return Ok(None),
         }
+    }
+    Ok(Some(resolved))
+}
+
+/// The `WHERE` condition of a redemption query, and its parameters.
+fn redemption_filter(
+    project: ProjectId,
+    query: &RedemptionQuery,
+    resolved: Resolved,
+) -> (String, Vec<Value>) {
+    let mut params = vec![Value::Integer(project.0)];
+    let mut filter = String::from("r.project_id = ?1");
+    let mut add = |condition: &str, value: Value| {
+        params.push(value);
+        filter.push_str(&format!(" AND {condition} ?{}", params.len()));
+    };
+    if let Some(campaign) = resolved.campaign {
+        add("r.campaign_id =", Value::Integer(campaign));
+    }
+    if let Some(customer) = resolved.customer {
+        add("r.customer_id =", Value::Integer(customer));
+    }
+    if let Some(order) = resolved.order {
+        add("r.order_id =", Value::Integer(order));
     }
     if let Some(result) = query.result {
         let text = match result {
             RedemptionResult::Success => "SUCCESS",
             RedemptionResult::Failure => "FAILURE",
         };
-        add("r.result =", Value::Text(text.to_owned()), &mut params);
+        add("r.result =", Value::Text(text.to_owned()));
     }
     if let Some(code) = &query.failure_code {
-        add("r.failure_code =", Value::Text(code.clone()), &mut params);
+        add("r.failure_code =", Value::Text(code.clone()));
     }
     if let Some(code) = &query.code {
-        add("r.code =", Value::Text(code.clone()), &mut params);
+        add("r.code =", Value::Text(code.clone()));
     }
     // Redemptions never change once written (but for their state), so the
     // `updated_*` filters do not apply to them.
     if let Some(at) = query.list.created_after {
-        add("r.created_at >", Value::Integer(to_ms(at)), &mut params);
+        add("r.created_at >", Value::Integer(to_ms(at)));
     }
     if let Some(at) = query.list.created_before {
-        add("r.created_at <", Value::Integer(to_ms(at)), &mut params);
+        add("r.created_at <", Value::Integer(to_ms(at)));
     }
+    (filter, params)
+}
+
+/// The query of one page of row ids.
+fn page_sql(filter: &str, cursor: &str, paging: &Paging) -> String {
+    format!(
+        "SELECT r.id FROM redemptions r WHERE {filter}{cursor}{}",
+        paging.tail("r.id")
+    )
+}
+
+fn list_redemptions(
+    conn: &Connection,
+    project: ProjectId,
+    query: &RedemptionQuery,
+    paging: &Paging,
+) -> Result<Page<RedemptionRecord>, StoreError> {
+    let Some(resolved) = resolve(conn, project, query)? else {
+        return Ok(empty_page());
+    };
+    let (filter, mut params) = redemption_filter(project, query, resolved);
     let total: i64 = conn
         .prepare_cached(&format!("SELECT COUNT(*) FROM redemptions r WHERE {filter}"))
         .store()?
@@ -1754,10 +1802,7 @@ fn list_redemptions(
         .store()?;
     let cursor = paging.cursor_condition("r.id", &mut params);
     let ids: Vec<i64> = conn
-        .prepare_cached(&format!(
-            "SELECT r.id FROM redemptions r WHERE {filter}{cursor}{}",
-            paging.tail("r.id")
-        ))
+        .prepare_cached(&page_sql(&filter, &cursor, paging))
         .store()?
         .query_map(params_from_iter(params.iter()), |r| r.get(0))
         .store()?
@@ -1838,5 +1883,118 @@ impl CheckoutStore for SqliteStore {
     ) -> Result<Page<RedemptionRecord>, StoreError> {
         let paging = Paging::new(&query.list)?;
         self.read(|conn| list_redemptions(conn, project, query, &paging))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voucher_core::port::ListQuery;
+
+    /// Every filter of the redemption list walks an index, in order.
+    #[test]
+    fn redemption_lists_are_indexed() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrations().to_latest(&mut conn).unwrap();
+        let project = ProjectId(1);
+        let some = |s: &str| Some(s.to_owned());
+        let at = DateTime::from_timestamp_millis(0);
+        let queries = [
+            RedemptionQuery::default(),
+            RedemptionQuery {
+                campaign: some("c"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                customer: some("c"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                order: some("o"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                result: Some(RedemptionResult::Failure),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                result: Some(RedemptionResult::Failure),
+                failure_code: some("quantity_exceeded"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                code: some("CODE"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                campaign: some("c"),
+                result: Some(RedemptionResult::Failure),
+                failure_code: some("quantity_exceeded"),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                list: ListQuery {
+                    created_after: at,
+                    ..ListQuery::default()
+                },
+                ..RedemptionQuery::default()
+            },
+        ];
+        let mut bad = Vec::new();
+        for query in queries {
+            let resolved = Resolved {
+                campaign: query.campaign.as_ref().map(|_| 1),
+                customer: query.customer.as_ref().map(|_| 1),
+                order: query.order.as_ref().map(|_| 1),
+            };
+            let (filter, mut params) = redemption_filter(project, &query, resolved);
+            let paging = Paging::new(&ListQuery {
+                starting_after: Some("100".to_owned()),
+                ..query.list.clone()
+            })
+            .unwrap();
+            let cursor = paging.cursor_condition("r.id", &mut params);
+            let sql = format!("EXPLAIN QUERY PLAN {}", page_sql(&filter, &cursor, &paging));
+            let plan: Vec<String> = conn
+                .prepare(&sql)
+                .unwrap()
+                .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            if plan.contains("SCAN") || plan.contains("TEMP B-TREE") {
+                bad.push(format!("{filter}: {plan}"));
+            }
+        }
+        // The other lookups of checkout and customers (the per-customer
+        // counter is catalog.rs's, checked here against these indexes).
+        let fixed = [
+            "SELECT COUNT(*) FROM redemptions WHERE project_id = 1 AND customer_id = 2
+               AND campaign_id = 3 AND state = 'SUCCEEDED' AND kind != 'parent'",
+            "SELECT COUNT(*) FROM redemptions
+             WHERE project_id = 1 AND customer_id = 2 AND kind != 'parent'",
+            "SELECT COUNT(*) FROM orders WHERE project_id = 1 AND customer_id = 2",
+            "SELECT r.id FROM redemptions r WHERE r.project_id = 1 AND r.parent_id = 2
+             ORDER BY r.id",
+            "SELECT id FROM customers WHERE project_id = 1 ORDER BY id DESC LIMIT 11",
+        ];
+        for sql in fixed {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            if plan.contains("SCAN") || plan.contains("TEMP B-TREE") {
+                bad.push(format!("{sql}: {plan}"));
+            }
+            if sql.contains("campaign_id = 3") && !plan.contains("redemptions_customer ") {
+                bad.push(format!("the counter does not use its index: {plan}"));
+            }
+        }
+        assert!(bad.is_empty(), "{bad:#?}");
     }
 }

@@ -77,6 +77,8 @@ CREATE TABLE customers (
     UNIQUE (project_id, source_id)
 ) STRICT;
 CREATE INDEX customers_created ON customers(project_id, created_at);
+-- The customer list, ordered by row id.
+CREATE INDEX customers_project ON customers(project_id);
 
 CREATE TABLE vouchers (
     id INTEGER PRIMARY KEY,
@@ -126,6 +128,7 @@ CREATE TABLE orders (
     UNIQUE (project_id, ext_id),
     UNIQUE (project_id, source_id)
 ) STRICT;
+CREATE INDEX orders_customer ON orders(project_id, customer_id);
 
 -- Successful and failed redemptions, stacked parents and their children.
 -- kind: 'single' (legacy), 'parent' (stacked), 'child' (stacked member).
@@ -163,6 +166,12 @@ CREATE INDEX redemptions_result ON redemptions(project_id, result, failure_code,
 CREATE INDEX redemptions_code ON redemptions(project_id, code, id);
 CREATE INDEX redemptions_parent ON redemptions(parent_id);
 CREATE INDEX redemptions_order ON redemptions(project_id, order_id);
+-- The redemption list is ordered by row id: each of its filters alone walks
+-- one of these (an index ends with the row id) and stops after a page.
+CREATE INDEX redemptions_project ON redemptions(project_id);
+CREATE INDEX redemptions_campaign_list ON redemptions(project_id, campaign_id);
+CREATE INDEX redemptions_customer_list ON redemptions(project_id, customer_id);
+CREATE INDEX redemptions_result_list ON redemptions(project_id, result);
 
 CREATE TABLE rollbacks (
     id INTEGER PRIMARY KEY,
