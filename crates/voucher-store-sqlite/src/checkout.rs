@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use voucher_core::decision::{
-    self, Candidate, Checkout, Credits, Outcome, Project, Reason, Refusal, RedemptionStatus,
+    self, Candidate, Checkout, Credits, Outcome, Project, Reason, RedemptionStatus, Refusal,
     RollbackError, Transition,
 };
 use voucher_core::discount::{DiscountLevel, OrderState};
@@ -37,9 +37,8 @@ use voucher_core::limits::{CODE_LENGTH_MAX, REDEEMABLES_PER_REQUEST_MAX};
 use voucher_core::order::Customer;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
-    ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, RedemptionQuery,
-    RedemptionRecord, RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
-    StoreError, VoucherRecord,
+    ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, RedemptionQuery, RedemptionRecord,
+    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
 };
 use voucher_core::stacking::{
     self, ApplicationMode, EntryStatus, SkipReason, SortingRule, StackEntry, StackError,
@@ -446,7 +445,10 @@ fn validate_in(
 /// record it wrote (returned as `Ok` so that the record commits).
 enum Answer {
     Redeemed(Box<RedemptionRecord>),
-    Refused { refusal: Refusal, failure_id: String },
+    Refused {
+        refusal: Refusal,
+        failure_id: String,
+    },
 }
 
 /// The text of a channel in the `channel` column.
@@ -578,7 +580,9 @@ impl Job<'_> {
                 row.parent,
                 row.code,
                 row.inputs.map(|i| i.voucher_row.id),
-                row.inputs.and_then(|i| i.campaign_row.as_ref()).map(|c| c.id),
+                row.inputs
+                    .and_then(|i| i.campaign_row.as_ref())
+                    .map(|c| c.id),
                 self.customer,
                 row.order,
                 result,
@@ -766,7 +770,9 @@ impl Job<'_> {
         let credits = transition.ledger_entry.map_or(0, |e| e.amount_minor);
         let balance_after = match (&transition.ledger_entry, record.gift_balance_minor) {
             (None, _) => record.gift_balance_minor,
-            (Some(entry), Some(before)) if before.checked_add(entry.delta_minor()) == Some(entry.balance_after_minor) => {
+            (Some(entry), Some(before))
+                if before.checked_add(entry.delta_minor()) == Some(entry.balance_after_minor) =>
+            {
                 Some(entry.balance_after_minor)
             }
             (Some(entry), before) => {
@@ -829,8 +835,9 @@ impl Job<'_> {
         after.redeemed_quantity = transition.redeemed_quantity_after;
         if let Some(entry) = &transition.ledger_entry {
             after.gift_balance_minor = Some(entry.balance_after_minor);
-            after.redeemed_amount_minor =
-                after.redeemed_amount_minor.saturating_add(entry.amount_minor);
+            after.redeemed_amount_minor = after
+                .redeemed_amount_minor
+                .saturating_add(entry.amount_minor);
         }
         after.updated_at = self.request.now;
         after
@@ -1111,12 +1118,9 @@ fn redeem_in(
     // A customer named by id or source id is upserted (and recorded with a
     // refusal too); one named by neither stays anonymous.
     let customer_row = match &request.customer {
-        Some(spec) if spec.id.is_some() || spec.source_id.is_some() => Some(upsert_customer_row(
-            conn,
-            project.id,
-            spec,
-            request.now,
-        )?),
+        Some(spec) if spec.id.is_some() || spec.source_id.is_some() => {
+            Some(upsert_customer_row(conn, project.id, spec, request.now)?)
+        }
         _ => None,
     };
     let customer = match (&customer_row, &request.customer) {
@@ -1363,7 +1367,10 @@ struct Rollback<'a> {
 }
 
 impl Rollback<'_> {
-    fn customer_ref(&self, customer: Option<i64>) -> Result<Option<(String, Option<String>)>, StoreError> {
+    fn customer_ref(
+        &self,
+        customer: Option<i64>,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
         let Some(customer) = customer else {
             return Ok(None);
         };
@@ -1422,9 +1429,16 @@ impl Rollback<'_> {
         discount: i64,
     ) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE rollbacks SET amount = ?2, discount = ?3, record = ?4 WHERE id = ?1")
+            .prepare_cached(
+                "UPDATE rollbacks SET amount = ?2, discount = ?3, record = ?4 WHERE id = ?1",
+            )
             .store()?
-            .execute(params![row, record.amount_minor, discount, to_json(record)?])
+            .execute(params![
+                row,
+                record.amount_minor,
+                discount,
+                to_json(record)?
+            ])
             .store()?;
         Ok(())
     }
@@ -1447,7 +1461,11 @@ impl Rollback<'_> {
     }
 
     /// Rolls back one code's redemption (`single` or `child`).
-    fn one(&self, redeemed: &Redeemed, parent: Option<i64>) -> Result<(RollbackRecord, i64), StoreError> {
+    fn one(
+        &self,
+        redeemed: &Redeemed,
+        parent: Option<i64>,
+    ) -> Result<(RollbackRecord, i64), StoreError> {
         let status = match redeemed.state.as_str() {
             "SUCCEEDED" => RedemptionStatus::Succeeded,
             "ROLLED_BACK" => RedemptionStatus::RolledBack,
@@ -1477,12 +1495,13 @@ impl Rollback<'_> {
                 },
             });
         };
-        let transition = decision::rollback(&inputs.voucher, status, redeemed.amount, redeemed.discount)
-            .map_err(|e| match e {
-                RollbackError::AlreadyRolledBack => StoreError::AlreadyRolledBack,
-                RollbackError::NotSucceeded => not_rollbackable(),
-                RollbackError::Inconsistent(message) => StoreError::Corrupt(message),
-            })?;
+        let transition =
+            decision::rollback(&inputs.voucher, status, redeemed.amount, redeemed.discount)
+                .map_err(|e| match e {
+                    RollbackError::AlreadyRolledBack => StoreError::AlreadyRolledBack,
+                    RollbackError::NotSucceeded => not_rollbackable(),
+                    RollbackError::Inconsistent(message) => StoreError::Corrupt(message),
+                })?;
         let record = &inputs.voucher_row.record;
         let credits = transition.ledger_entry.map_or(0, |e| e.amount_minor);
         let balance_after = match (&transition.ledger_entry, record.gift_balance_minor) {
@@ -1667,7 +1686,10 @@ fn rollback_in(
             "SELECT {REDEEMED_COLUMNS} FROM redemptions WHERE project_id = ?1 AND ext_id = ?2"
         ))
         .store()?
-        .query_row(params![project.id.0, request.redemption_id], redeemed_from_row)
+        .query_row(
+            params![project.id.0, request.redemption_id],
+            redeemed_from_row,
+        )
         .optional()
         .store()?
         .ok_or_else(|| StoreError::NotFound {
@@ -1796,7 +1818,9 @@ fn list_redemptions(
     };
     let (filter, mut params) = redemption_filter(project, query, resolved);
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM redemptions r WHERE {filter}"))
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM redemptions r WHERE {filter}"
+        ))
         .store()?
         .query_row(params_from_iter(params.iter()), |r| r.get(0))
         .store()?;

@@ -327,7 +327,9 @@ pub(crate) fn summary(
                AND (status IS NULL OR status != 'CANCELED')",
         )
         .store()?
-        .query_row([project.0, customer], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .query_row([project.0, customer], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
         .store()?;
     Ok(CustomerSummary {
         redemptions_total: count(total)?,
@@ -370,7 +372,13 @@ impl CustomerStore for SqliteStore {
         project: ProjectId,
         id_or_source_id: &str,
     ) -> Result<CustomerRecord, StoreError> {
-        self.read(|conn| with_summary(conn, project, existing_customer(conn, project, id_or_source_id)?))
+        self.read(|conn| {
+            with_summary(
+                conn,
+                project,
+                existing_customer(conn, project, id_or_source_id)?,
+            )
+        })
     }
 
     fn delete_customer(&self, project: ProjectId, id_or_source_id: &str) -> Result<(), StoreError> {

@@ -12,7 +12,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{params, OptionalExtension};
-use voucher_core::port::{Claim, IdempotencyKey, IdempotencyStore, ProjectId, StoreError, StoredResponse};
+use voucher_core::port::{
+    Claim, IdempotencyKey, IdempotencyStore, ProjectId, StoreError, StoredResponse,
+};
 
 use crate::encode::to_ms;
 use crate::error::SqlResult;
@@ -114,9 +116,8 @@ impl IdempotencyStore for SqliteStore {
                 }
                 None => Err(StoreError::IdempotencyInFlight),
                 Some(status) => Ok(Claim::Replay(StoredResponse {
-                    status: u16::try_from(status).map_err(|_| {
-                        StoreError::Corrupt(format!("idempotency status {status}"))
-                    })?,
+                    status: u16::try_from(status)
+                        .map_err(|_| StoreError::Corrupt(format!("idempotency status {status}")))?,
                     body: body.unwrap_or_default(),
                 })),
             }

@@ -12,9 +12,9 @@ use voucher_core::money::{Currency, Money};
 use voucher_core::order::{Order, OrderItem};
 use voucher_core::port::{
     BenefitSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore,
-    CustomerSpec, CustomerStore, ListQuery, RedeemableRequest, RedemptionQuery,
-    RedemptionRecord, RedemptionResult, RedemptionState, RollbackRequest, StoreError,
-    VoucherSpec, VoucherStore,
+    CustomerSpec, CustomerStore, ListQuery, ProjectStore, RedeemableRequest, RedemptionQuery,
+    RedemptionRecord, RedemptionResult, RedemptionState, RollbackRequest, StoreError, VoucherSpec,
+    VoucherStore,
 };
 use voucher_core::stacking::{EntryStatus, SkipReason};
 use voucher_core::validity::{Moment, Validity};
@@ -209,7 +209,11 @@ fn a_legacy_redemption_applies_the_discount_and_records_the_totals() {
     assert!(r.id.starts_with("r_"), "{}", r.id);
     assert_eq!(
         (r.result, r.state, r.code.as_deref()),
-        (RedemptionResult::Success, RedemptionState::Succeeded, Some("CAT25"))
+        (
+            RedemptionResult::Success,
+            RedemptionState::Succeeded,
+            Some("CAT25")
+        )
     );
     // 25% of 50.01 is 12.5025, rounded to 12.50 by the engine.
     assert_eq!((r.discount_minor, r.amount_minor), (1250, 0));
@@ -237,7 +241,10 @@ fn a_legacy_redemption_applies_the_discount_and_records_the_totals() {
     // What was returned is what is stored.
     assert_eq!(f.store.redemption(f.project, &r.id).unwrap(), r);
     assert_eq!(
-        f.store.voucher(f.project, "CAT25").unwrap().redeemed_quantity,
+        f.store
+            .voucher(f.project, "CAT25")
+            .unwrap()
+            .redeemed_quantity,
         1
     );
     let tom = f.store.customer(f.project, "tom").unwrap();
@@ -323,7 +330,10 @@ fn every_refusal_is_recorded_with_its_reason() {
         (legacy("OLD", order("10"), None), Reason::VoucherExpired),
         (legacy("ONCE", order("10"), None), Reason::QuantityExceeded),
         (too_much, Reason::GiftAmountExceeded),
-        (legacy("PERCUST", order("10"), None), Reason::MissingCustomer),
+        (
+            legacy("PERCUST", order("10"), None),
+            Reason::MissingCustomer,
+        ),
         (in_dollars, Reason::InvalidOrder),
     ];
     for (request, expected) in &cases {
@@ -353,11 +363,17 @@ fn every_refusal_is_recorded_with_its_reason() {
     assert_eq!(all_failures.total, cases.len() as u64);
     // Nothing a refusal touched moved.
     assert_eq!(
-        f.store.voucher(f.project, "GIFT-5").unwrap().gift_balance_minor,
+        f.store
+            .voucher(f.project, "GIFT-5")
+            .unwrap()
+            .gift_balance_minor,
         Some(500)
     );
     assert_eq!(
-        f.store.voucher(f.project, "ONCE").unwrap().redeemed_quantity,
+        f.store
+            .voucher(f.project, "ONCE")
+            .unwrap()
+            .redeemed_quantity,
         1
     );
     // A legacy request names exactly one code; a code has a bounded length.
@@ -427,7 +443,11 @@ fn a_rollback_returns_the_use_and_the_credits_exactly_once() {
     let kinds: Vec<EntryKind> = ledger_entries(&f, "GC-50").iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
-        [EntryKind::Addition, EntryKind::Redemption, EntryKind::Refund]
+        [
+            EntryKind::Addition,
+            EntryKind::Redemption,
+            EntryKind::Refund
+        ]
     );
     let ann = f.store.customer(f.project, "ann").unwrap().summary;
     assert_eq!(
@@ -441,10 +461,7 @@ fn a_rollback_returns_the_use_and_the_credits_exactly_once() {
     );
 
     // A failure cannot be rolled back, an unknown id is not found.
-    let (_, failure_id) = refused(
-        f.store
-            .redeem(f.project, &legacy("NOPE", order("1"), None)),
-    );
+    let (_, failure_id) = refused(f.store.redeem(f.project, &legacy("NOPE", order("1"), None)));
     assert!(matches!(
         f.store.rollback(f.project, &rollback(&failure_id)),
         Err(StoreError::Invalid {
@@ -453,7 +470,8 @@ fn a_rollback_returns_the_use_and_the_credits_exactly_once() {
         })
     ));
     assert!(matches!(
-        f.store.rollback(f.project, &rollback("r_00000000000000000000")),
+        f.store
+            .rollback(f.project, &rollback("r_00000000000000000000")),
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -473,7 +491,11 @@ fn a_rollback_returns_the_campaign_limit() {
                     campaign: Some(campaign.id.clone()),
                     benefit: None,
                     quantity: None,
-                    ..voucher_spec(code, spec.template.benefit.clone(), RedemptionQuantity::Unlimited)
+                    ..voucher_spec(
+                        code,
+                        spec.template.benefit.clone(),
+                        RedemptionQuantity::Unlimited,
+                    )
                 },
                 t0(),
             )
@@ -549,7 +571,10 @@ fn a_stacked_redemption_and_the_rollback_of_its_parent() {
     );
     assert_eq!(f.store.redemption(f.project, &parent.id).unwrap(), parent);
     assert_eq!(
-        f.store.voucher(f.project, "GC-20").unwrap().gift_balance_minor,
+        f.store
+            .voucher(f.project, "GC-20")
+            .unwrap()
+            .gift_balance_minor,
         Some(0)
     );
 
@@ -557,7 +582,10 @@ fn a_stacked_redemption_and_the_rollback_of_its_parent() {
     assert_eq!(back.children.len(), 3);
     assert_eq!(back.amount_minor, 2000);
     for code in ["TEN", "FIVE"] {
-        assert_eq!(f.store.voucher(f.project, code).unwrap().redeemed_quantity, 0);
+        assert_eq!(
+            f.store.voucher(f.project, code).unwrap().redeemed_quantity,
+            0
+        );
     }
     assert_eq!(assert_ledger_folds(&f, "GC-20"), 2000);
     let stored = f.store.redemption(f.project, &parent.id).unwrap();
@@ -571,7 +599,8 @@ fn a_stacked_redemption_and_the_rollback_of_its_parent() {
         Err(StoreError::AlreadyRolledBack)
     );
     assert_eq!(
-        f.store.rollback(f.project, &rollback(&parent.children[0].id)),
+        f.store
+            .rollback(f.project, &rollback(&parent.children[0].id)),
         Err(StoreError::AlreadyRolledBack)
     );
     assert_eq!(assert_ledger_folds(&f, "GC-20"), 2000);
@@ -599,7 +628,10 @@ fn a_stack_with_one_bad_code_refuses_them_all() {
     assert_eq!(failure.result, RedemptionResult::Failure);
     let refused_codes: Vec<_> = failure.children.iter().map(|c| c.code.as_deref()).collect();
     assert_eq!(refused_codes, [Some("NOPE")]);
-    assert_eq!(f.store.voucher(f.project, "TEN").unwrap().redeemed_quantity, 0);
+    assert_eq!(
+        f.store.voucher(f.project, "TEN").unwrap().redeemed_quantity,
+        0
+    );
     assert_eq!(assert_ledger_folds(&f, "GC-20"), 2000);
 
     // Validation says the same, code by code.
@@ -607,7 +639,9 @@ fn a_stack_with_one_bad_code_refuses_them_all() {
     assert!(!v.valid);
     let statuses: Vec<_> = v.entries.iter().map(|e| &e.status).collect();
     assert!(matches!(statuses[0], EntryStatus::Applicable(_)));
-    assert!(matches!(statuses[1], EntryStatus::Inapplicable(r) if r.reason == Reason::ResourceNotFound));
+    assert!(
+        matches!(statuses[1], EntryStatus::Inapplicable(r) if r.reason == Reason::ResourceNotFound)
+    );
     assert_eq!(
         statuses[2],
         &EntryStatus::Skipped(SkipReason::PrecedingValidationFailed)
@@ -637,7 +671,11 @@ fn validation_changes_nothing_but_its_counter() {
                 campaign: Some(campaign.id.clone()),
                 benefit: None,
                 quantity: None,
-                ..voucher_spec("VAL-1", spec.template.benefit.clone(), RedemptionQuantity::Unlimited)
+                ..voucher_spec(
+                    "VAL-1",
+                    spec.template.benefit.clone(),
+                    RedemptionQuantity::Unlimited,
+                )
             },
             t0(),
         )
@@ -649,7 +687,10 @@ fn validation_changes_nothing_but_its_counter() {
     );
     let one = f
         .store
-        .validate(f.project, &legacy("VAL-1", order("50"), Some("new-customer")))
+        .validate(
+            f.project,
+            &legacy("VAL-1", order("50"), Some("new-customer")),
+        )
         .unwrap();
     assert!(one.valid);
     assert_eq!(one.order.totals().discount_amount_minor, 1000);
@@ -770,7 +811,10 @@ fn the_redemption_log_filters_and_pages() {
         }
     }
     assert_eq!(by_cursor.len(), 24);
-    assert!(by_cursor.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    assert!(
+        by_cursor.windows(2).all(|w| w[0].0 > w[1].0),
+        "newest first"
+    );
     let by_cursor: Vec<String> = by_cursor.into_iter().map(|(_, id)| id).collect();
     assert_eq!(by_page, by_cursor);
     let oldest = query(RedemptionQuery {
@@ -782,4 +826,149 @@ fn the_redemption_log_filters_and_pages() {
         ..RedemptionQuery::default()
     });
     assert_eq!(oldest.items[0].id, by_page[23]);
+}
+
+#[test]
+fn a_partial_stack_redeems_what_applies_and_records_the_rest() {
+    let f = fixture();
+    let stacking = voucher_core::stacking::StackingRules {
+        application_mode: voucher_core::stacking::ApplicationMode::Partial,
+        ..voucher_core::stacking::StackingRules::default()
+    };
+    let p = f
+        .store
+        .create_project(
+            &voucher_core::port::ProjectSpec {
+                name: "partial".to_owned(),
+                currency: Currency::EUR,
+                time_zone: chrono_tz::Tz::UTC,
+                stacking,
+            },
+            t0(),
+        )
+        .unwrap()
+        .id;
+    let make = |code: &str| {
+        f.store
+            .create_voucher(
+                p,
+                &voucher_spec(
+                    code,
+                    BenefitSpec::Discount(percent_off(10)),
+                    RedemptionQuantity::Unlimited,
+                ),
+                t0(),
+            )
+            .unwrap();
+    };
+    make("TEN");
+    make("OFF");
+    f.store
+        .set_voucher_active(p, "OFF", false, "test", t0())
+        .unwrap();
+    let stack = request(
+        CheckoutMode::Stacked,
+        &["OFF", "TEN", "NOPE"],
+        order("100"),
+        None,
+    );
+    let v = f.store.validate(p, &stack).unwrap();
+    assert!(v.valid);
+    assert_eq!(v.order.remaining_minor(), Some(9000));
+    let parent = f.store.redeem(p, &stack).unwrap();
+    let children: Vec<_> = parent
+        .children
+        .iter()
+        .map(|c| {
+            (
+                c.code.as_deref(),
+                c.result,
+                c.failure.as_ref().map(|r| r.reason),
+            )
+        })
+        .collect();
+    assert_eq!(
+        children,
+        [
+            (Some("TEN"), RedemptionResult::Success, None),
+            (
+                Some("OFF"),
+                RedemptionResult::Failure,
+                Some(Reason::VoucherDisabled)
+            ),
+            (
+                Some("NOPE"),
+                RedemptionResult::Failure,
+                Some(Reason::ResourceNotFound)
+            ),
+        ]
+    );
+    assert_eq!(parent.order.total_amount_minor, Some(9000));
+    // Rolling the parent back returns only what succeeded.
+    let back = f.store.rollback(p, &rollback(&parent.id)).unwrap();
+    assert_eq!(back.children.len(), 1);
+    assert_eq!(f.store.voucher(p, "TEN").unwrap().redeemed_quantity, 0);
+    // Nothing of this is visible from the other project.
+    assert!(matches!(
+        f.store.redemption(f.project, &parent.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        f.store.rollback(f.project, &rollback(&parent.id)),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        f.store
+            .redemptions(f.project, &RedemptionQuery::default())
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+#[test]
+fn validation_sees_the_customers_history() {
+    let f = fixture();
+    let mut spec = campaign_spec("Once", "ONCE-", 0, BenefitSpec::Discount(percent_off(10)));
+    spec.limits.per_customer_max = Some(1);
+    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
+    f.store
+        .create_voucher(
+            f.project,
+            &VoucherSpec {
+                campaign: Some(campaign.id),
+                benefit: None,
+                ..voucher_spec(
+                    "ONCE-1",
+                    spec.template.benefit.clone(),
+                    RedemptionQuantity::Unlimited,
+                )
+            },
+            t0(),
+        )
+        .unwrap();
+    f.store
+        .redeem(f.project, &legacy("ONCE-1", order("10"), Some("ann")))
+        .unwrap();
+    let ann = f
+        .store
+        .validate(f.project, &legacy("ONCE-1", order("10"), Some("ann")))
+        .unwrap();
+    assert!(matches!(
+        &ann.entries[0].status,
+        EntryStatus::Inapplicable(r) if r.reason == Reason::RedemptionRulesViolated
+    ));
+    let bob = f
+        .store
+        .validate(f.project, &legacy("ONCE-1", order("10"), Some("bob")))
+        .unwrap();
+    assert!(bob.valid);
+    let anonymous = f
+        .store
+        .validate(f.project, &legacy("ONCE-1", order("10"), None))
+        .unwrap();
+    assert!(matches!(
+        &anonymous.entries[0].status,
+        EntryStatus::Inapplicable(r) if r.reason == Reason::MissingCustomer
+    ));
 }

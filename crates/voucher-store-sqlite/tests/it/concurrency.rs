@@ -15,7 +15,9 @@ use voucher_core::voucher::RedemptionQuantity;
 use voucher_store_sqlite::SqliteStore;
 
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
-use crate::checkout::{assert_ledger_folds, eur, gift_card, ledger_entries, legacy, order, voucher};
+use crate::checkout::{
+    assert_ledger_folds, eur, gift_card, ledger_entries, legacy, order, voucher,
+};
 use crate::support::{fixture, t0, Fixture};
 
 /// Concurrent redeemers.
@@ -91,7 +93,10 @@ fn a_code_of_quantity_100_is_redeemed_exactly_100_times() {
     assert_eq!(tally.successes.len(), 100);
     assert_eq!(tally.refusals.len(), 4900);
     assert!(only(&tally.refusals, Reason::QuantityExceeded));
-    assert_eq!(f.store.voucher(f.project, "HOT").unwrap().redeemed_quantity, 100);
+    assert_eq!(
+        f.store.voucher(f.project, "HOT").unwrap().redeemed_quantity,
+        100
+    );
     // Each success saw its own count: 1..=100, once each.
     let seen: BTreeSet<u64> = tally
         .successes
@@ -124,14 +129,22 @@ fn a_code_of_quantity_100_is_redeemed_exactly_100_times() {
     );
     let (commits, jobs) = f.store.writer_stats();
     let (commits, jobs) = (commits - commits_before, jobs - jobs_before);
-    assert!(commits < jobs, "group commit: {jobs} jobs in {commits} commits");
+    assert!(
+        commits < jobs,
+        "group commit: {jobs} jobs in {commits} commits"
+    );
     f.store.integrity_check().unwrap();
 }
 
 #[test]
 fn a_per_customer_limit_holds_for_one_and_for_many_customers() {
     let f = fixture();
-    let mut spec = campaign_spec("Once each", "EACH-", 0, BenefitSpec::Discount(percent_off(10)));
+    let mut spec = campaign_spec(
+        "Once each",
+        "EACH-",
+        0,
+        BenefitSpec::Discount(percent_off(10)),
+    );
     spec.limits.per_customer_max = Some(1);
     let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
     f.store
@@ -171,11 +184,21 @@ fn a_per_customer_limit_holds_for_one_and_for_many_customers() {
         .collect();
     assert_eq!(winners.len(), customers);
     for c in 0..customers {
-        let summary = f.store.customer(f.project, &format!("c{c}")).unwrap().summary;
+        let summary = f
+            .store
+            .customer(f.project, &format!("c{c}"))
+            .unwrap()
+            .summary;
         assert_eq!(summary.redemptions_succeeded, 1, "c{c}");
         assert_eq!(summary.redemptions_total, THREADS as u64, "c{c}");
     }
-    assert_eq!(f.store.voucher(f.project, "EACH").unwrap().redeemed_quantity, 41);
+    assert_eq!(
+        f.store
+            .voucher(f.project, "EACH")
+            .unwrap()
+            .redeemed_quantity,
+        41
+    );
 }
 
 #[test]
@@ -234,7 +257,12 @@ fn a_gift_card_spent_at_32_tills_never_goes_below_zero() {
         .successes
         .iter()
         .map(|r| {
-            let after = r.voucher_after.as_ref().unwrap().gift_balance_minor.unwrap();
+            let after = r
+                .voucher_after
+                .as_ref()
+                .unwrap()
+                .gift_balance_minor
+                .unwrap();
             (after, r.amount_minor)
         })
         .collect();

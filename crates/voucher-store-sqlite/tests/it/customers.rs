@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    BenefitSpec, CheckoutStore, CustomerSpec, CustomerStore, ListQuery, ProjectSpec,
-    ProjectStore, RedemptionQuery, StoreError,
+    BenefitSpec, CheckoutStore, CustomerSpec, CustomerStore, ListQuery, ProjectSpec, ProjectStore,
+    RedemptionQuery, StoreError,
 };
 use voucher_core::stacking::StackingRules;
 use voucher_core::value::Value;
@@ -104,9 +104,14 @@ fn an_upsert_creates_then_merges_by_source_id_or_id() {
         s.upsert_customer(p, &steal, t0()),
         Err(StoreError::Duplicate { .. })
     ));
-    assert_eq!(s.customer(p, &ann.id).unwrap().spec.source_id.as_deref(), Some("ann"));
+    assert_eq!(
+        s.customer(p, &ann.id).unwrap().spec.source_id.as_deref(),
+        Some("ann")
+    );
     // Without any id, a new customer every time.
-    let anonymous = s.upsert_customer(p, &CustomerSpec::default(), t0()).unwrap();
+    let anonymous = s
+        .upsert_customer(p, &CustomerSpec::default(), t0())
+        .unwrap();
     assert_ne!(anonymous.id, tom.id);
     assert!(matches!(
         s.upsert_customer(p, &by_source(&"x".repeat(300)), t0()),
@@ -119,8 +124,12 @@ fn customers_list_by_page_and_by_cursor() {
     let f = fixture();
     let (s, p) = (&f.store, f.project);
     for i in 0..25 {
-        s.upsert_customer(p, &by_source(&format!("c{i:02}")), t0() + Duration::minutes(i))
-            .unwrap();
+        s.upsert_customer(
+            p,
+            &by_source(&format!("c{i:02}")),
+            t0() + Duration::minutes(i),
+        )
+        .unwrap();
     }
     let list = |query: ListQuery| s.customers(p, &query).unwrap();
     let mut by_page = Vec::new();
@@ -177,7 +186,9 @@ fn a_deleted_customer_leaves_their_redemptions() {
         BenefitSpec::Discount(percent_off(10)),
         RedemptionQuantity::Unlimited,
     );
-    let r = s.redeem(p, &legacy("BYE", order("10"), Some("leaver"))).unwrap();
+    let r = s
+        .redeem(p, &legacy("BYE", order("10"), Some("leaver")))
+        .unwrap();
     let leaver = s.customer(p, "leaver").unwrap();
     assert_eq!(leaver.summary.redemptions_total, 1);
     s.delete_customer(p, "leaver").unwrap();
@@ -228,9 +239,14 @@ fn another_projects_customers_are_not_found() {
         ));
     }
     // The same source id in the sandbox is another customer.
-    let theirs = s.upsert_customer(sandbox, &by_source("shared"), t0()).unwrap();
+    let theirs = s
+        .upsert_customer(sandbox, &by_source("shared"), t0())
+        .unwrap();
     assert_ne!(theirs.id, mine.id);
-    assert_eq!(s.customers(sandbox, &ListQuery::default()).unwrap().total, 1);
+    assert_eq!(
+        s.customers(sandbox, &ListQuery::default()).unwrap().total,
+        1
+    );
     let by_id = CustomerSpec {
         id: Some(mine.id.clone()),
         ..CustomerSpec::default()

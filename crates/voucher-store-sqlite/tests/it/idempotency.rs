@@ -6,8 +6,7 @@
 use chrono::Duration;
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    Claim, IdempotencyKey, IdempotencyStore, ProjectSpec, ProjectStore, StoreError,
-    StoredResponse,
+    Claim, IdempotencyKey, IdempotencyStore, ProjectSpec, ProjectStore, StoreError, StoredResponse,
 };
 use voucher_core::stacking::StackingRules;
 
@@ -65,10 +64,7 @@ fn a_replay_returns_the_stored_answer_and_another_body_is_refused() {
     ));
     // Releasing a completed key keeps its answer.
     s.release(p, &k).unwrap();
-    assert_eq!(
-        s.claim(p, &k, &[1; 32], t0()),
-        Ok(Claim::Replay(answer))
-    );
+    assert_eq!(s.claim(p, &k, &[1; 32], t0()), Ok(Claim::Replay(answer)));
 }
 
 #[test]
@@ -136,12 +132,24 @@ fn keys_are_scoped_to_the_endpoint_and_the_project() {
         (other, key("same", REDEEM.0, REDEEM.1)),
     ];
     for (project, k) in &elsewhere {
-        assert_eq!(s.claim(*project, k, &[2; 32], t0()), Ok(Claim::Fresh), "{k:?}");
+        assert_eq!(
+            s.claim(*project, k, &[2; 32], t0()),
+            Ok(Claim::Fresh),
+            "{k:?}"
+        );
     }
-    assert_eq!(s.claim(p, &first, &[1; 32], t0()), Ok(Claim::Replay(answer)));
+    assert_eq!(
+        s.claim(p, &first, &[1; 32], t0()),
+        Ok(Claim::Replay(answer))
+    );
     // Bounded keys.
     assert!(matches!(
-        s.claim(p, &key(&"k".repeat(256), REDEEM.0, REDEEM.1), &[1; 32], t0()),
+        s.claim(
+            p,
+            &key(&"k".repeat(256), REDEEM.0, REDEEM.1),
+            &[1; 32],
+            t0()
+        ),
         Err(StoreError::Invalid { .. })
     ));
     assert!(matches!(
