@@ -5,6 +5,7 @@ mod bulk;
 mod catalog;
 mod checkout;
 mod concurrency;
+mod crash;
 mod customers;
 mod gift;
 mod idempotency;
