@@ -278,6 +278,15 @@ fn view_stack(
     loaded: &[Loaded],
     checkout: &Checkout<'_>,
 ) -> Result<StackView, StackError> {
+    // The engine counts the whole request against the project's limit; it
+    // may see only the known codes here.
+    let limit = project
+        .stacking
+        .redeemables_limit
+        .min(u32::try_from(REDEEMABLES_PER_REQUEST_MAX).unwrap_or(u32::MAX));
+    if loaded.len() > limit as usize {
+        return Err(StackError::TooMany { limit });
+    }
     let known: Vec<usize> = (0..loaded.len())
         .filter(|&i| loaded[i].inputs.is_some())
         .collect();
@@ -839,7 +848,7 @@ impl Job<'_> {
                 .redeemed_amount_minor
                 .saturating_add(entry.amount_minor);
         }
-        after.updated_at = self.request.now;
+        after.updated_at = stored_instant(self.request.now);
         after
     }
 
@@ -1047,6 +1056,12 @@ fn statuses_of(loaded: &[Loaded], known: &[usize], v: &StackValidation) -> Vec<E
         statuses[known[k]] = entry.status.clone();
     }
     statuses
+}
+
+/// An instant as a column keeps it (milliseconds), so that what a call
+/// returns equals what a later read gives.
+fn stored_instant(t: DateTime<Utc>) -> DateTime<Utc> {
+    from_ms(to_ms(t)).unwrap_or(t)
 }
 
 fn to_i64_count(n: u64) -> Result<i64, StoreError> {
@@ -1518,7 +1533,7 @@ impl Rollback<'_> {
                 )))
             }
         };
-        let now = self.request.now;
+        let now = stored_instant(self.request.now);
         let changed = self
             .conn
             .prepare_cached(
@@ -1661,7 +1676,7 @@ impl Rollback<'_> {
             customer: self.customer_ref(redeemed.customer)?,
             order: self.canceled_order(redeemed)?,
             channel: self.request.channel,
-            created_at: self.request.now,
+            created_at: stored_instant(self.request.now),
         };
         self.finish_rollback(row, &rollback, returned)?;
         Ok(rollback)
