@@ -133,6 +133,7 @@ fn a_code_of_quantity_100_is_redeemed_exactly_100_times() {
         commits < jobs,
         "group commit: {jobs} jobs in {commits} commits"
     );
+    eprintln!("group commit: {jobs} jobs in {commits} commits");
     f.store.integrity_check().unwrap();
 }
 
