@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod routes;
 pub mod state;
 pub mod wire;
 
@@ -65,6 +66,7 @@ async fn not_found() -> Response {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .merge(routes::router())
         .fallback(not_found)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
