@@ -29,7 +29,8 @@ pub(crate) struct CampaignRow {
     pub record: CampaignRecord,
 }
 
-const CAMPAIGN_COLUMNS: &str =
+/// The columns [`campaign_from_row`] reads, in order.
+pub(crate) const CAMPAIGN_COLUMNS: &str =
     "id, ext_id, name, active, spec, codes_count, generation, created_at, updated_at";
 
 fn generation_from(text: &str) -> Result<GenerationStatus, StoreError> {
@@ -50,7 +51,8 @@ pub(crate) fn generation_text(status: GenerationStatus) -> &'static str {
     }
 }
 
-fn campaign_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CampaignRow, StoreError>> {
+/// Reads one row of [`CAMPAIGN_COLUMNS`].
+pub(crate) fn campaign_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CampaignRow, StoreError>> {
     let id: i64 = row.get(0)?;
     let ext_id: String = row.get(1)?;
     let name: String = row.get(2)?;
@@ -176,7 +178,9 @@ pub(crate) struct VoucherRow {
     pub record: VoucherRecord,
 }
 
-const VOUCHER_SELECT: &str = "SELECT v.id, v.campaign_id, v.ext_id, v.code, c.ext_id, c.name,
+/// The voucher rows with their campaign and holder (alias `v`); callers add
+/// the WHERE clause.
+pub(crate) const VOUCHER_SELECT: &str = "SELECT v.id, v.campaign_id, v.ext_id, v.code, c.ext_id, c.name,
         v.type, v.discount, v.gift_amount, v.gift_balance, v.quantity, v.redeemed_quantity,
         v.redeemed_amount, v.active, v.validity, cu.ext_id, v.published_at, v.publish_count,
         v.category, v.additional_info, v.metadata, v.created_at, v.updated_at

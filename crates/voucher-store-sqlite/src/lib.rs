@@ -23,6 +23,7 @@ mod encode;
 mod error;
 mod gift;
 mod idempotency;
+mod listing;
 mod maintenance;
 mod paging;
 mod projects;

@@ -113,6 +113,10 @@ CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
 CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id);
 CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
+-- A campaign's codes in list order (newest first), and its gift codes'
+-- balances for the summary's outstanding amount (covering, gift codes only).
+CREATE INDEX vouchers_campaign_created ON vouchers(project_id, campaign_id, created_at);
+CREATE INDEX vouchers_gift ON vouchers(campaign_id, gift_balance) WHERE gift_balance IS NOT NULL;
 
 CREATE TABLE orders (
     id INTEGER PRIMARY KEY,
@@ -240,6 +244,7 @@ CREATE TABLE validation_rules (
     UNIQUE (project_id, ext_id),
     UNIQUE (project_id, name)
 ) STRICT;
+CREATE INDEX validation_rules_created ON validation_rules(project_id, created_at);
 
 CREATE TABLE rule_assignments (
     id INTEGER PRIMARY KEY,
