@@ -52,7 +52,9 @@ pub(crate) fn generation_text(status: GenerationStatus) -> &'static str {
 }
 
 /// Reads one row of [`CAMPAIGN_COLUMNS`].
-pub(crate) fn campaign_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CampaignRow, StoreError>> {
+pub(crate) fn campaign_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<Result<CampaignRow, StoreError>> {
     let id: i64 = row.get(0)?;
     let ext_id: String = row.get(1)?;
     let name: String = row.get(2)?;
@@ -180,7 +182,8 @@ pub(crate) struct VoucherRow {
 
 /// The voucher rows with their campaign and holder (alias `v`); callers add
 /// the WHERE clause.
-pub(crate) const VOUCHER_SELECT: &str = "SELECT v.id, v.campaign_id, v.ext_id, v.code, c.ext_id, c.name,
+pub(crate) const VOUCHER_SELECT: &str =
+    "SELECT v.id, v.campaign_id, v.ext_id, v.code, c.ext_id, c.name,
         v.type, v.discount, v.gift_amount, v.gift_balance, v.quantity, v.redeemed_quantity,
         v.redeemed_amount, v.active, v.validity, cu.ext_id, v.published_at, v.publish_count,
         v.category, v.additional_info, v.metadata, v.created_at, v.updated_at

@@ -12,8 +12,9 @@
 //! order is their meaning (the gift ledger). A cursor names the sort key of
 //! the last item of a page, `<created_ms>.<row id>`, so it stays valid when
 //! that item is deleted, and the page after it is an index range rather than
-//! an ever larger OFFSET. `starting_after` also takes an item's external id
-//! (`v_...`), which the wire's `starting_after_id` does.
+//! an ever larger OFFSET (a list ordered by row id alone has the row id as
+//! its cursor). `starting_after` also takes an item's external id
+//! (`v_...`), as the wire's `starting_after_id` does.
 //!
 //! Every list MUST be served by an index on `(project_id, ...)` whose last
 //! columns are the sort key (SQLite indexes end with the row id); the tests
@@ -70,25 +71,38 @@ pub(crate) struct SortKey {
 }
 
 impl SortKey {
-    /// The cursor text naming this key.
-    pub(crate) fn cursor(self) -> String {
-        format!("{}.{}", self.created_ms, self.id)
+    /// The cursor text naming this key in a list ordered by `sort`:
+    /// `<created_ms>.<row id>`, or the row id alone.
+    pub(crate) fn cursor(self, sort: SortBy) -> String {
+        match sort {
+            SortBy::Created => format!("{}.{}", self.created_ms, self.id),
+            SortBy::RowId => self.id.to_string(),
+        }
     }
 
     /// Parses [`SortKey::cursor`]'s text; `None` for anything else.
-    fn parse(text: &str) -> Option<SortKey> {
-        let (created, id) = text.split_once('.')?;
+    fn parse(text: &str, sort: SortBy) -> Option<SortKey> {
         let digits = |s: &str| {
             let s = s.strip_prefix('-').unwrap_or(s);
             !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
         };
-        if !digits(created) || !digits(id) {
-            return None;
+        match sort {
+            SortBy::Created => {
+                let (created, id) = text.split_once('.')?;
+                if !digits(created) || !digits(id) {
+                    return None;
+                }
+                Some(SortKey {
+                    created_ms: created.parse().ok()?,
+                    id: id.parse().ok()?,
+                })
+            }
+            SortBy::RowId if digits(text) => Some(SortKey {
+                created_ms: 0,
+                id: text.parse().ok()?,
+            }),
+            SortBy::RowId => None,
         }
-        Some(SortKey {
-            created_ms: created.parse().ok()?,
-            id: id.parse().ok()?,
-        })
     }
 }
 
@@ -150,7 +164,7 @@ impl Listing {
         }
         let after = match list.starting_after.as_deref() {
             None => None,
-            Some(text) => Some(match SortKey::parse(text) {
+            Some(text) => Some(match SortKey::parse(text, table.sort) {
                 Some(key) => After::Key(key),
                 None if !text.is_empty() && text.len() <= ID_LEN_MAX => {
                     After::ExtId(text.to_owned())
@@ -208,23 +222,44 @@ impl Listing {
         self.conditions.push(format!("({sql})"));
     }
 
-    /// Adds `column IN (values)` for any of `columns` (an OR of IN lists,
-    /// each served by its own index). No values: nothing matches.
-    pub(crate) fn filter_any_in(&mut self, columns: &[&'static str], values: &[String]) {
-        if values.is_empty() || columns.is_empty() {
+    /// Keeps the rows whose `column` is one of `values` for any of
+    /// `columns` (bare column names of the table with a `(project_id,
+    /// column)` index, e.g. `["ext_id", "code"]`). The row ids are looked up
+    /// here, one index lookup per value and column, and the list is then a
+    /// set of row ids, which the planner reads by primary key instead of
+    /// walking the whole list in order. No match: nothing matches.
+    pub(crate) fn filter_any_in(
+        &mut self,
+        conn: &Connection,
+        columns: &[&'static str],
+        values: &[String],
+    ) -> Result<(), StoreError> {
+        let mut ids = std::collections::BTreeSet::new();
+        for column in columns {
+            let sql = format!(
+                "SELECT id FROM {} WHERE project_id = ?1 AND {column} = ?2",
+                self.table.name
+            );
+            let mut stmt = conn.prepare_cached(&sql).store()?;
+            for value in values {
+                let found = stmt
+                    .query_row(rusqlite::params![self.project.0, value], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()
+                    .store()?;
+                ids.extend(found);
+            }
+        }
+        if ids.is_empty() {
             self.nothing = true;
-            return;
+            return Ok(());
         }
-        let marks = vec!["?"; values.len()].join(", ");
-        let any: Vec<String> = columns
-            .iter()
-            .map(|column| format!("{column} IN ({marks})"))
-            .collect();
-        for _ in columns {
-            self.params
-                .extend(values.iter().map(|v| Value::Text(v.clone())));
-        }
-        self.conditions.push(format!("({})", any.join(" OR ")));
+        let marks = vec!["?"; ids.len()].join(", ");
+        self.conditions
+            .push(format!("{}.id IN ({marks})", self.table.alias));
+        self.params.extend(ids.into_iter().map(Value::Integer));
+        Ok(())
     }
 
     /// Adds "`column` starts with `prefix`" as a range of the column's
@@ -371,7 +406,7 @@ impl Listing {
             items.push(row);
         }
         let next_cursor = match items.last() {
-            Some(last) if has_more => Some(key(last).cursor()),
+            Some(last) if has_more => Some(key(last).cursor(self.table.sort)),
             _ => None,
         };
         Ok(Page {
@@ -438,9 +473,17 @@ mod tests {
             created_ms: -5,
             id: 42,
         };
-        assert_eq!(SortKey::parse(&key.cursor()), Some(key));
-        for text in ["v_3f9a", "1.", ".2", "1.2.3", "a.b", "1.+2", ""] {
-            assert_eq!(SortKey::parse(text), None, "{text}");
+        assert_eq!(
+            SortKey::parse(&key.cursor(SortBy::Created), SortBy::Created),
+            Some(key)
+        );
+        assert_eq!(key.cursor(SortBy::RowId), "42");
+        assert_eq!(SortKey::parse("42", SortBy::RowId).map(|k| k.id), Some(42));
+        for text in ["v_3f9a", "1.", ".2", "1.2.3", "a.b", "1.+2", "", "42"] {
+            assert_eq!(SortKey::parse(text, SortBy::Created), None, "{text}");
+        }
+        for text in ["v_3f9a", "1.2", "", "+1"] {
+            assert_eq!(SortKey::parse(text, SortBy::RowId), None, "{text}");
         }
     }
 
@@ -473,10 +516,12 @@ mod tests {
             sort: SortBy::Created,
         };
         let check = |list: ListQuery, expected: Option<&str>| {
-            let got = Listing::new(table, ProjectId(1), &list).err().map(|e| match e {
-                StoreError::Invalid { key, .. } => key,
-                other => panic!("{other:?}"),
-            });
+            let got = Listing::new(table, ProjectId(1), &list)
+                .err()
+                .map(|e| match e {
+                    StoreError::Invalid { key, .. } => key,
+                    other => panic!("{other:?}"),
+                });
             assert_eq!(got, expected, "{list:?}");
         };
         let q = ListQuery::default;
@@ -490,7 +535,10 @@ mod tests {
             None,
         );
         check(ListQuery { limit: 0, ..q() }, Some("invalid_query_params"));
-        check(ListQuery { limit: 101, ..q() }, Some("invalid_query_params"));
+        check(
+            ListQuery { limit: 101, ..q() },
+            Some("invalid_query_params"),
+        );
         check(ListQuery { page: 0, ..q() }, Some("invalid_query_params"));
         check(ListQuery { page: 1001, ..q() }, Some("page_over_limit"));
         check(
@@ -500,5 +548,19 @@ mod tests {
             },
             Some("invalid_query_params"),
         );
+    }
+}
+
+/// Test helpers: query plans.
+#[cfg(test)]
+pub(crate) mod plans {
+    /// Asserts that no step of `plan` scans a table without an index, and
+    /// returns the plan joined for further checks.
+    pub(crate) fn assert_indexed(what: &str, plan: &[String]) -> String {
+        for step in plan {
+            let full_scan = step.starts_with("SCAN ") && !step.contains(" USING ");
+            assert!(!full_scan, "{what}: full scan in {plan:#?}");
+        }
+        plan.join("\n")
     }
 }

@@ -141,7 +141,7 @@ fn voucher_listing(
                 "at most {IDS_FILTER_MAX} ids or codes per list"
             )));
         }
-        listing.filter_any_in(&["v.ext_id", "v.code"], &query.ids);
+        listing.filter_any_in(conn, &["ext_id", "code"], &query.ids)?;
     }
     Ok(listing)
 }
@@ -166,6 +166,25 @@ fn list_vouchers(
     })
 }
 
+/// A campaign's published codes: a range of the `(campaign_id,
+/// holder_id)` index.
+const PUBLISHED_SQL: &str =
+    "SELECT COUNT(*) FROM vouchers WHERE campaign_id = ?1 AND holder_id IS NOT NULL";
+
+/// A campaign's gift balances: the covering partial index `vouchers_gift`.
+const OUTSTANDING_SQL: &str = "SELECT COALESCE(SUM(gift_balance), 0) FROM vouchers
+     WHERE campaign_id = ?1 AND gift_balance IS NOT NULL";
+
+/// One pass over a campaign's redemptions (stacked parents carry no code
+/// of their own), grouped by what the summary tells apart. The day is
+/// floored, so that an instant before 1970 falls on its own day.
+const REDEMPTIONS_SQL: &str = "SELECT result, state, failure_code,
+        created_at / ?3 - (created_at % ?3 < 0) AS day,
+        COUNT(*), SUM(discount), SUM(amount), SUM(COALESCE(order_amount, 0))
+     FROM redemptions
+     WHERE project_id = ?1 AND campaign_id = ?2 AND kind != 'parent'
+     GROUP BY result, state, failure_code, day";
+
 fn add(total: &mut i64, value: i64) -> Result<(), StoreError> {
     *total = total
         .checked_add(value)
@@ -183,38 +202,19 @@ fn summary(
         vouchers_created: row.record.codes_count,
         ..CampaignSummary::default()
     };
-    // A range of the (campaign_id, holder_id) index: published codes only.
     let published: i64 = conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM vouchers WHERE campaign_id = ?1 AND holder_id IS NOT NULL",
-        )
+        .prepare_cached(PUBLISHED_SQL)
         .store()?
         .query_row([row.id], |r| r.get(0))
         .store()?;
     summary.vouchers_published = count(published)?;
-    // A covering partial index holds the gift codes' balances.
     let outstanding: i64 = conn
-        .prepare_cached(
-            "SELECT COALESCE(SUM(gift_balance), 0) FROM vouchers
-             WHERE campaign_id = ?1 AND gift_balance IS NOT NULL",
-        )
+        .prepare_cached(OUTSTANDING_SQL)
         .store()?
         .query_row([row.id], |r| r.get(0))
         .store()?;
     summary.gift_outstanding_minor = outstanding;
-    // One pass over the campaign's redemptions (stacked parents carry no
-    // code of their own), grouped by what the summary tells apart. The day
-    // is floored, so that an instant before 1970 falls on its own day.
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT result, state, failure_code,
-                    created_at / ?3 - (created_at % ?3 < 0) AS day,
-                    COUNT(*), SUM(discount), SUM(amount), SUM(COALESCE(order_amount, 0))
-             FROM redemptions
-             WHERE project_id = ?1 AND campaign_id = ?2 AND kind != 'parent'
-             GROUP BY result, state, failure_code, day",
-        )
-        .store()?;
+    let mut stmt = conn.prepare_cached(REDEMPTIONS_SQL).store()?;
     let groups = stmt
         .query_map(rusqlite::params![project.0, row.id, DAY_MS], |r| {
             Ok((
@@ -304,5 +304,226 @@ impl VoucherQueries for SqliteStore {
         query: &VoucherQuery,
     ) -> Result<Page<VoucherRecord>, StoreError> {
         self.read(|conn| list_vouchers(conn, project, query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use voucher_core::code_pattern::{Code, CodeConfig};
+    use voucher_core::money::Currency;
+    use voucher_core::port::{
+        BenefitSpec, CampaignSpec, CampaignStore, ProjectSpec, ProjectStore, SortOrder,
+        VoucherSpec, VoucherStore, VoucherTemplate,
+    };
+    use voucher_core::stacking::StackingRules;
+    use voucher_core::validity::Validity;
+    use voucher_core::voucher::{
+        Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
+    };
+
+    use super::*;
+    use crate::listing::plans::assert_indexed;
+    use crate::Options;
+
+    fn store() -> (tempfile::TempDir, SqliteStore, ProjectId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plans.db"), Options::default()).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        let project = store
+            .create_project(
+                &ProjectSpec {
+                    name: "p".to_owned(),
+                    currency: Currency::EUR,
+                    time_zone: chrono_tz::Tz::UTC,
+                    stacking: StackingRules::default(),
+                },
+                now,
+            )
+            .unwrap()
+            .id;
+        let spec = CampaignSpec {
+            name: "Gifts".to_owned(),
+            description: None,
+            campaign_type: CampaignType::GiftVouchers,
+            kind: CampaignKind::Static,
+            activity: Activity::Enabled,
+            validity: Validity::default(),
+            time_zone: None,
+            limits: CampaignLimits::default(),
+            categories: Vec::new(),
+            template: VoucherTemplate {
+                benefit: BenefitSpec::Gift { amount_minor: 100 },
+                quantity: RedemptionQuantity::Unlimited,
+                code_config: CodeConfig::default(),
+            },
+            vouchers_count: 0,
+            activity_duration_after_publishing: None,
+            metadata: Default::default(),
+        };
+        store.create_campaign(project, &spec, now).unwrap();
+        let voucher = VoucherSpec {
+            code: Some(Code::parse("Gifts-1").unwrap()),
+            code_config: None,
+            campaign: Some("Gifts".to_owned()),
+            benefit: None,
+            quantity: None,
+            validity: Validity::default(),
+            activity: Activity::Enabled,
+            category: None,
+            additional_info: None,
+            metadata: Default::default(),
+        };
+        store.create_voucher(project, &voucher, now).unwrap();
+        store
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO customers (project_id, ext_id, source_id, spec, created_at,
+                                            updated_at)
+                     VALUES (?1, 'cust_1', 'shop-1', '{}', 0, 0)",
+                    [project.0],
+                )
+                .store()?;
+                Ok(())
+            })
+            .unwrap();
+        (dir, store, project)
+    }
+
+    fn voucher_plan(store: &SqliteStore, project: ProjectId, query: &VoucherQuery) -> String {
+        store
+            .read(|conn| {
+                let listing = voucher_listing(conn, project, query)?;
+                Ok(assert_indexed(
+                    &format!("{query:?}"),
+                    &listing.plan(conn, VOUCHER_SELECT),
+                ))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn every_voucher_list_is_served_by_an_index() {
+        let (_dir, store, project) = store();
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        let cursor = Some("1775001600000.5".to_owned());
+        let q = VoucherQuery::default;
+        let list = |order, starting_after: Option<String>| ListQuery {
+            order,
+            starting_after,
+            created_after: Some(now),
+            updated_before: Some(now),
+            ..ListQuery::default()
+        };
+        // Newest and oldest first, with and without a cursor: the list order
+        // is the index order, no sort.
+        for order in [SortOrder::NewestFirst, SortOrder::OldestFirst] {
+            for after in [None, cursor.clone()] {
+                let plain = voucher_plan(
+                    &store,
+                    project,
+                    &VoucherQuery {
+                        list: list(order, after.clone()),
+                        ..q()
+                    },
+                );
+                assert!(plain.contains("vouchers_created"), "{plain}");
+                assert!(!plain.contains("TEMP B-TREE"), "{plain}");
+                let campaign = voucher_plan(
+                    &store,
+                    project,
+                    &VoucherQuery {
+                        list: list(order, after),
+                        campaign: Some("Gifts".to_owned()),
+                        active: Some(true),
+                        ..q()
+                    },
+                );
+                assert!(campaign.contains("vouchers_campaign_created"), "{campaign}");
+                assert!(!campaign.contains("TEMP B-TREE"), "{campaign}");
+            }
+        }
+        let customer = voucher_plan(
+            &store,
+            project,
+            &VoucherQuery {
+                customer: Some("shop-1".to_owned()),
+                ..q()
+            },
+        );
+        assert!(customer.contains("vouchers_holder"), "{customer}");
+        let ids = voucher_plan(
+            &store,
+            project,
+            &VoucherQuery {
+                ids: vec!["A".to_owned(), "Gifts-1".to_owned()],
+                ..q()
+            },
+        );
+        assert!(ids.contains("INTEGER PRIMARY KEY"), "{ids}");
+        for other in [
+            VoucherQuery {
+                category: Some("x".to_owned()),
+                ..q()
+            },
+            VoucherQuery {
+                expired: Some(true),
+                now: Some(now),
+                ..q()
+            },
+            VoucherQuery {
+                expired: Some(false),
+                now: Some(now),
+                ..q()
+            },
+            VoucherQuery {
+                code_prefix: Some("CAT-".to_owned()),
+                ..q()
+            },
+        ] {
+            voucher_plan(&store, project, &other);
+        }
+    }
+
+    #[test]
+    fn campaign_lists_and_summaries_are_served_by_indexes() {
+        let (_dir, store, project) = store();
+        let plan = store
+            .read(|conn| {
+                let listing = campaign_listing(
+                    project,
+                    &ListQuery {
+                        starting_after: Some("1.2".to_owned()),
+                        ..ListQuery::default()
+                    },
+                )?;
+                Ok(assert_indexed(
+                    "campaigns",
+                    &listing.plan(conn, &campaign_select()),
+                ))
+            })
+            .unwrap();
+        assert!(plan.contains("campaigns_created"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let (one, three) = (vec![1], vec![project.0, 1, DAY_MS]);
+        for (sql, params, index) in [
+            (PUBLISHED_SQL, &one, "COVERING INDEX vouchers_unpublished"),
+            (OUTSTANDING_SQL, &one, "COVERING INDEX vouchers_gift"),
+            (REDEMPTIONS_SQL, &three, "redemptions_campaign"),
+        ] {
+            let plan: Vec<String> = store
+                .read(|conn| {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).store()?;
+                    let steps = stmt
+                        .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get(3))
+                        .store()?
+                        .collect::<Result<Vec<String>, _>>()
+                        .store()?;
+                    Ok(steps)
+                })
+                .unwrap();
+            let plan = assert_indexed(sql, &plan);
+            assert!(plan.contains(index), "{sql}: {plan}");
+        }
     }
 }

@@ -124,7 +124,11 @@ fn rule_row_by_id(conn: &Connection, id: i64) -> Result<RuleRow, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("validation rule row {id} is missing")))?
 }
 
-fn count_where(conn: &Connection, sql: &str, values: impl rusqlite::Params) -> Result<u64, StoreError> {
+fn count_where(
+    conn: &Connection,
+    sql: &str,
+    values: impl rusqlite::Params,
+) -> Result<u64, StoreError> {
     let n: i64 = conn
         .prepare_cached(sql)
         .store()?
@@ -310,7 +314,10 @@ impl RuleStore for SqliteStore {
                 "DELETE FROM rule_assignments WHERE rule_id = ?1",
                 "DELETE FROM validation_rules WHERE id = ?1",
             ] {
-                conn.prepare_cached(sql).store()?.execute([row.id]).store()?;
+                conn.prepare_cached(sql)
+                    .store()?
+                    .execute([row.id])
+                    .store()?;
             }
             Ok(())
         })

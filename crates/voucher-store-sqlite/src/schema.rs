@@ -111,7 +111,7 @@ CREATE TABLE vouchers (
 ) STRICT;
 CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
-CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id);
+CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id, created_at);
 CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
 -- A campaign's codes in list order (newest first), and its gift codes'
 -- balances for the summary's outstanding amount (covering, gift codes only).
