@@ -37,6 +37,11 @@ pub(crate) const PAGE_SIZE_MAX: u32 = 100;
 pub(crate) const PAGE_NUMBER_MAX: u32 = 1000;
 /// Most ids or codes in one `ids` filter.
 pub(crate) const IDS_FILTER_MAX: usize = 1000;
+/// Most rows a prefix filter may match and still be read as a range of its
+/// column's index and then sorted; a broader prefix is tested row by row
+/// while walking the list's order index, which fills a page after a few
+/// rows when so many match (sorting a million rows takes seconds).
+pub(crate) const PREFIX_SORT_MAX: u64 = 20_000;
 
 /// How a table's rows are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +137,27 @@ pub(crate) struct Listing {
     after: Option<After>,
     conditions: Vec<String>,
     params: Vec<Value>,
+    prefix: Option<Prefix>,
+    /// [`PREFIX_SORT_MAX`], lowered by tests to reach the other plan.
+    prefix_sort_max: u64,
     nothing: bool,
+}
+
+/// A "starts with" filter: `column >= lower AND column < upper`.
+#[derive(Debug, Clone)]
+struct Prefix {
+    column: &'static str,
+    lower: String,
+    upper: Option<String>,
+}
+
+/// How a prefix filter is planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PrefixPlan {
+    /// As a range of the column's index.
+    Range,
+    /// Hidden from the planner (a unary `+`): tested on each row.
+    RowByRow,
 }
 
 impl Listing {
@@ -181,6 +206,8 @@ impl Listing {
             after,
             conditions: Vec::new(),
             params: Vec::new(),
+            prefix: None,
+            prefix_sort_max: PREFIX_SORT_MAX,
             nothing: false,
         };
         listing.push_column("project_id", "=", Value::Integer(project.0));
@@ -262,20 +289,22 @@ impl Listing {
         Ok(())
     }
 
-    /// Adds "`column` starts with `prefix`" as a range of the column's
-    /// (binary-collated) index: UTF-8 orders as code points do, so the
-    /// strings starting with `prefix` are those from `prefix` up to, not
-    /// including, `prefix` with its last character incremented.
+    /// Adds "`column` starts with `prefix`" (one prefix filter per list)
+    /// as a range of the column's (binary-collated) index: UTF-8 orders as
+    /// code points do, so the strings starting with `prefix` are those from
+    /// `prefix` up to, not including, `prefix` with its last character
+    /// incremented. A page uses the range while it holds at most
+    /// [`PREFIX_SORT_MAX`] rows.
     pub(crate) fn filter_prefix(&mut self, column: &'static str, prefix: &str) {
+        debug_assert!(self.prefix.is_none(), "one prefix filter per list");
         if prefix.is_empty() {
             return;
         }
-        self.conditions.push(format!("{column} >= ?"));
-        self.params.push(Value::Text(prefix.to_owned()));
-        if let Some(upper) = prefix_successor(prefix) {
-            self.conditions.push(format!("{column} < ?"));
-            self.params.push(Value::Text(upper));
-        }
+        self.prefix = Some(Prefix {
+            column,
+            lower: prefix.to_owned(),
+            upper: prefix_successor(prefix),
+        });
     }
 
     /// Marks the query as matching nothing (a filter named an object that
@@ -284,8 +313,32 @@ impl Listing {
         self.nothing = true;
     }
 
-    fn where_clause(&self) -> String {
-        self.conditions.join(" AND ")
+    /// The WHERE clause and its values.
+    fn where_clause(&self, plan: PrefixPlan) -> (String, Vec<Value>) {
+        let mut conditions = self.conditions.clone();
+        let mut params = self.params.clone();
+        if let Some(prefix) = &self.prefix {
+            let column = match plan {
+                PrefixPlan::Range => prefix.column.to_owned(),
+                PrefixPlan::RowByRow => format!("+{}", prefix.column),
+            };
+            conditions.push(format!("{column} >= ?"));
+            params.push(Value::Text(prefix.lower.clone()));
+            if let Some(upper) = &prefix.upper {
+                conditions.push(format!("{column} < ?"));
+                params.push(Value::Text(upper.clone()));
+            }
+        }
+        (conditions.join(" AND "), params)
+    }
+
+    fn count_sql(&self) -> (String, Vec<Value>) {
+        let (conditions, params) = self.where_clause(PrefixPlan::Range);
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} {} WHERE {conditions}",
+            self.table.name, self.table.alias,
+        );
+        (sql, params)
     }
 
     /// The number of rows matching the filters, over all pages.
@@ -293,16 +346,11 @@ impl Listing {
         if self.nothing {
             return Ok(0);
         }
-        let sql = format!(
-            "SELECT COUNT(*) FROM {} {} WHERE {}",
-            self.table.name,
-            self.table.alias,
-            self.where_clause()
-        );
+        let (sql, params) = self.count_sql();
         let n: i64 = conn
             .prepare_cached(&sql)
             .store()?
-            .query_row(params_from_iter(self.params.iter()), |r| r.get(0))
+            .query_row(params_from_iter(params.iter()), |r| r.get(0))
             .store()?;
         count(n)
     }
@@ -335,14 +383,18 @@ impl Listing {
     }
 
     /// The SQL and values of one page (for `EXPLAIN QUERY PLAN` in tests).
-    fn page_sql(&self, select: &str, after: Option<SortKey>) -> (String, Vec<Value>) {
+    fn page_sql(
+        &self,
+        select: &str,
+        after: Option<SortKey>,
+        plan: PrefixPlan,
+    ) -> (String, Vec<Value>) {
         let alias = self.table.alias;
         let (cmp, dir) = match self.order {
             SortOrder::NewestFirst => ("<", "DESC"),
             SortOrder::OldestFirst => (">", "ASC"),
         };
-        let mut conditions = self.where_clause();
-        let mut params = self.params.clone();
+        let (mut conditions, mut params) = self.where_clause(plan);
         if let Some(key) = after {
             match self.table.sort {
                 SortBy::Created => {
@@ -390,7 +442,11 @@ impl Listing {
         }
         let total = self.total(conn)?;
         let after = self.resolve_after(conn)?;
-        let (sql, params) = self.page_sql(select, after);
+        let plan = match total {
+            n if n > self.prefix_sort_max => PrefixPlan::RowByRow,
+            _ => PrefixPlan::Range,
+        };
+        let (sql, params) = self.page_sql(select, after, plan);
         let mut stmt = conn.prepare_cached(&sql).store()?;
         let rows = stmt
             .query_map(params_from_iter(params.iter()), |row| from_row(row))
@@ -417,7 +473,14 @@ impl Listing {
         })
     }
 
-    /// The query plan of a page and of the total, one line per step.
+    /// Lowers [`PREFIX_SORT_MAX`] for this query.
+    #[cfg(test)]
+    pub(crate) fn set_prefix_sort_max(&mut self, max: u64) {
+        self.prefix_sort_max = max;
+    }
+
+    /// The query plans of a page (both plans of a prefix filter) and of
+    /// the total, one line per step.
     #[cfg(test)]
     pub(crate) fn plan(&self, conn: &Connection, select: &str) -> Vec<String> {
         let explain = |sql: &str, params: &[Value]| -> Vec<String> {
@@ -431,15 +494,16 @@ impl Listing {
             Some(After::Key(key)) => Some(key),
             _ => None,
         };
-        let (sql, params) = self.page_sql(select, after);
-        let mut plan = explain(&sql, &params);
-        let total = format!(
-            "SELECT COUNT(*) FROM {} {} WHERE {}",
-            self.table.name,
-            self.table.alias,
-            self.where_clause()
-        );
-        plan.extend(explain(&total, &self.params));
+        let mut plan = Vec::new();
+        for prefix_plan in [PrefixPlan::Range, PrefixPlan::RowByRow] {
+            let (sql, params) = self.page_sql(select, after, prefix_plan);
+            plan.extend(explain(&sql, &params));
+            if self.prefix.is_none() {
+                break;
+            }
+        }
+        let (total, params) = self.count_sql();
+        plan.extend(explain(&total, &params));
         plan
     }
 }

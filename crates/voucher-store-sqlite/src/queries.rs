@@ -461,11 +461,28 @@ mod tests {
             },
         );
         assert!(ids.contains("INTEGER PRIMARY KEY"), "{ids}");
-        for other in [
-            VoucherQuery {
+        let category = voucher_plan(
+            &store,
+            project,
+            &VoucherQuery {
                 category: Some("x".to_owned()),
                 ..q()
             },
+        );
+        assert!(category.contains("vouchers_category"), "{category}");
+        // A prefix: the code index's range (then sorted) while few match,
+        // else a walk of the list order.
+        let prefix = voucher_plan(
+            &store,
+            project,
+            &VoucherQuery {
+                code_prefix: Some("CAT-".to_owned()),
+                ..q()
+            },
+        );
+        assert!(prefix.contains("code>? AND code<?"), "{prefix}");
+        assert!(prefix.contains("vouchers_created"), "{prefix}");
+        for other in [
             VoucherQuery {
                 expired: Some(true),
                 now: Some(now),
@@ -476,12 +493,60 @@ mod tests {
                 now: Some(now),
                 ..q()
             },
-            VoucherQuery {
-                code_prefix: Some("CAT-".to_owned()),
-                ..q()
-            },
         ] {
             voucher_plan(&store, project, &other);
+        }
+    }
+
+    #[test]
+    fn both_plans_of_a_prefix_filter_list_the_same_codes() {
+        let (_dir, store, project) = store();
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        let codes = ["CAT-1", "CAT-2", "CAR-1", "CAT", "CAT-3", "CAU-1", "CAT-4"];
+        for code in codes {
+            let spec = VoucherSpec {
+                code: Some(Code::parse(code).unwrap()),
+                campaign: None,
+                benefit: Some(BenefitSpec::Gift { amount_minor: 1 }),
+                code_config: None,
+                quantity: None,
+                validity: Validity::default(),
+                activity: Activity::Enabled,
+                category: None,
+                additional_info: None,
+                metadata: Default::default(),
+            };
+            store.create_voucher(project, &spec, now).unwrap();
+        }
+        let list = |sort_max: u64, cursor: Option<String>| {
+            store
+                .read(|conn| {
+                    let query = VoucherQuery {
+                        code_prefix: Some("CAT-".to_owned()),
+                        list: ListQuery {
+                            limit: 3,
+                            starting_after: cursor,
+                            ..ListQuery::default()
+                        },
+                        ..VoucherQuery::default()
+                    };
+                    let mut listing = voucher_listing(conn, project, &query)?;
+                    listing.set_prefix_sort_max(sort_max);
+                    listing.run(conn, VOUCHER_SELECT, voucher_from_row, voucher_key)
+                })
+                .unwrap()
+        };
+        for sort_max in [u64::MAX, 0] {
+            let first = list(sort_max, None);
+            let second = list(sort_max, first.next_cursor.clone());
+            let codes: Vec<&str> = first
+                .items
+                .iter()
+                .chain(&second.items)
+                .map(|row| row.record.code.as_str())
+                .collect();
+            assert_eq!(codes, ["CAT-4", "CAT-3", "CAT-2", "CAT-1"], "{sort_max}");
+            assert_eq!((first.total, second.has_more), (4, false));
         }
     }
 

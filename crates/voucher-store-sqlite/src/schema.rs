@@ -113,9 +113,12 @@ CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
 CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id, created_at);
 CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
--- A campaign's codes in list order (newest first), and its gift codes'
--- balances for the summary's outstanding amount (covering, gift codes only).
+-- A campaign's codes in list order (newest first); the codes of a category
+-- in list order (only codes that have one); a campaign's gift balances for
+-- the summary's outstanding amount (covering, gift codes only).
 CREATE INDEX vouchers_campaign_created ON vouchers(project_id, campaign_id, created_at);
+CREATE INDEX vouchers_category ON vouchers(project_id, category, created_at)
+    WHERE category IS NOT NULL;
 CREATE INDEX vouchers_gift ON vouchers(campaign_id, gift_balance) WHERE gift_balance IS NOT NULL;
 
 CREATE TABLE orders (

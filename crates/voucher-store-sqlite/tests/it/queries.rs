@@ -736,3 +736,236 @@ fn campaigns_list_newest_first_with_both_pagings() {
     );
     assert_ne!(theirs.items[0].id, oldest.items[0].id);
 }
+
+/// One redemption row written straight into the file (the checkout port
+/// writes them; the summary only reads them).
+struct Redemption {
+    kind: &'static str,
+    campaign: &'static str,
+    result: &'static str,
+    state: &'static str,
+    failure_code: Option<&'static str>,
+    amount: i64,
+    discount: i64,
+    order_amount: Option<i64>,
+    created_ms: i64,
+}
+
+fn redemption(result: &'static str, state: &'static str, created_ms: i64) -> Redemption {
+    Redemption {
+        kind: "single",
+        campaign: "Spring",
+        result,
+        state,
+        failure_code: None,
+        amount: 0,
+        discount: 0,
+        order_amount: None,
+        created_ms,
+    }
+}
+
+fn insert_redemptions(f: &Fixture, project: ProjectId, rows: &[Redemption]) {
+    let conn = rusqlite::Connection::open(f.dir.path().join("voucher.db")).unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO redemptions (project_id, ext_id, kind, code, campaign_id, result, state,
+                 failure_code, amount, discount, order_amount, order_snapshot, channel, metadata,
+                 created_at)
+             VALUES (?1, ?2, ?3, 'X', (SELECT id FROM campaigns WHERE project_id = ?1 AND name = ?4),
+                 ?5, ?6, ?7, ?8, ?9, ?10, '{}', 'API', '{}', ?11)",
+            rusqlite::params![
+                project.0,
+                format!("r_{}_{i}", project.0),
+                r.kind,
+                r.campaign,
+                r.result,
+                r.state,
+                r.failure_code,
+                r.amount,
+                r.discount,
+                r.order_amount,
+                r.created_ms
+            ],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_campaign_summary_adds_up_its_codes_and_redemptions() {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+    use voucher_core::port::{BalanceChange, CampaignSummary, GiftStore};
+
+    let f = fast_fixture();
+    let p = f.project;
+    let store = &f.store;
+    let spring = store
+        .create_campaign(
+            p,
+            &campaign_spec("Spring", "SPR-", 10, BenefitSpec::Discount(percent_off(10))),
+            t0(),
+        )
+        .unwrap();
+    store.generate_codes(p, &spring.id, 10, 3, t0()).unwrap();
+    let cards = store
+        .create_campaign(
+            p,
+            &campaign_spec("Cards", "GC-", 3, BenefitSpec::Gift { amount_minor: 1000 }),
+            t0(),
+        )
+        .unwrap();
+    store.generate_codes(p, &cards.id, 3, 3, t0()).unwrap();
+    let a_card = store
+        .vouchers(
+            p,
+            &VoucherQuery {
+                campaign: Some("Cards".to_owned()),
+                ..q(1)
+            },
+        )
+        .unwrap()
+        .items
+        .remove(0);
+    store
+        .adjust_balance(
+            p,
+            a_card.code.as_str(),
+            &BalanceChange {
+                amount_minor: -400,
+                reason: None,
+                source_id: None,
+                actor: "tom".to_owned(),
+            },
+            t0(),
+        )
+        .unwrap();
+    // Three of Spring's codes are published.
+    let conn = rusqlite::Connection::open(f.dir.path().join("voucher.db")).unwrap();
+    conn.execute(
+        "INSERT INTO customers (project_id, ext_id, source_id, spec, created_at, updated_at)
+         VALUES (?1, 'cust_tom', 'tom', '{}', 0, 0)",
+        [p.0],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE vouchers SET holder_id = (SELECT id FROM customers WHERE ext_id = 'cust_tom')
+         WHERE id IN (SELECT id FROM vouchers WHERE campaign_id =
+                      (SELECT id FROM campaigns WHERE name = 'Spring') LIMIT 3)",
+        [],
+    )
+    .unwrap();
+
+    let day1 = t0().timestamp_millis();
+    let day2 = day1 + 86_400_000;
+    let success = |discount, order, at| Redemption {
+        discount,
+        order_amount: Some(order),
+        ..redemption("SUCCESS", "SUCCEEDED", at)
+    };
+    let failure = |code, at| Redemption {
+        failure_code: Some(code),
+        order_amount: Some(999),
+        discount: 7,
+        ..redemption("FAILURE", "FAILED", at)
+    };
+    let rows = [
+        success(100, 1000, day1),
+        success(200, 2000, day1 + 1),
+        Redemption {
+            state: "ROLLED_BACK",
+            ..success(300, 3000, day1 + 2)
+        },
+        success(50, 500, day2),
+        success(50, 500, day2 + 1),
+        // An hour before 1970: its day is 1969-12-31, not 1970-01-01.
+        success(10, 100, -3_600_000),
+        failure("quantity_exceeded", day2),
+        failure("quantity_exceeded", day2),
+        failure("voucher_expired", day1),
+        // A stacked parent is no redemption of its own.
+        Redemption {
+            kind: "parent",
+            ..success(1, 1, day1)
+        },
+        // Gift credits: spent, and spent then rolled back.
+        Redemption {
+            campaign: "Cards",
+            amount: 300,
+            ..success(300, 400, day2)
+        },
+        Redemption {
+            campaign: "Cards",
+            amount: 200,
+            state: "ROLLED_BACK",
+            ..success(200, 400, day2)
+        },
+    ];
+    insert_redemptions(&f, p, &rows);
+    // The other project's campaign of the same name has its own figures.
+    let other = second_project(&f);
+    store
+        .create_campaign(
+            other,
+            &campaign_spec("Spring", "SPR-", 0, BenefitSpec::Discount(percent_off(10))),
+            t0(),
+        )
+        .unwrap();
+    insert_redemptions(&f, other, &[success(5000, 5000, day1)]);
+
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let expected = CampaignSummary {
+        vouchers_created: 10,
+        vouchers_published: 3,
+        redemptions_total: 9,
+        redemptions_succeeded: 6,
+        redemptions_failed: 3,
+        failed_by_reason: BTreeMap::from([
+            ("quantity_exceeded".to_owned(), 2),
+            ("voucher_expired".to_owned(), 1),
+        ]),
+        rollbacks: 1,
+        discounted_amount_minor: 710,
+        rolledback_discounted_amount_minor: 300,
+        gift_spent_minor: 0,
+        gift_outstanding_minor: 0,
+        orders_amount_minor: 7100,
+        orders_rolledback_amount_minor: 3000,
+        redemptions_per_day: BTreeMap::from([
+            (date(1969, 12, 31), 1),
+            (date(2026, 4, 1), 3),
+            (date(2026, 4, 2), 2),
+        ]),
+    };
+    assert_eq!(store.campaign_summary(p, "Spring").unwrap(), expected);
+    assert_eq!(store.campaign_summary(p, &spring.id).unwrap(), expected);
+    let gift = store.campaign_summary(p, "Cards").unwrap();
+    assert_eq!(
+        gift,
+        CampaignSummary {
+            vouchers_created: 3,
+            redemptions_total: 2,
+            redemptions_succeeded: 2,
+            rollbacks: 1,
+            discounted_amount_minor: 500,
+            rolledback_discounted_amount_minor: 200,
+            gift_spent_minor: 300,
+            gift_outstanding_minor: 2600,
+            orders_amount_minor: 800,
+            orders_rolledback_amount_minor: 400,
+            redemptions_per_day: BTreeMap::from([(date(2026, 4, 2), 2)]),
+            ..CampaignSummary::default()
+        }
+    );
+    let theirs = store.campaign_summary(other, "Spring").unwrap();
+    assert_eq!(
+        (theirs.redemptions_succeeded, theirs.discounted_amount_minor),
+        (1, 5000)
+    );
+    assert!(matches!(
+        store.campaign_summary(other, &spring.id),
+        Err(StoreError::NotFound { .. })
+    ));
+}

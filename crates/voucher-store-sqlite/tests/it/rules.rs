@@ -277,7 +277,7 @@ fn rule_sets_are_assigned_to_vouchers_and_campaigns() {
     assert_eq!(f.store.rule(p, &rule.id).unwrap().assignments_count, 2);
     assert_eq!(
         f.store.voucher(p, "COUPON").unwrap().assignments,
-        [on_voucher.clone()]
+        std::slice::from_ref(&on_voucher)
     );
     let listed = f.store.rules(p, &ListQuery::default()).unwrap();
     assert_eq!(listed.items[0].assignments_count, 2);
