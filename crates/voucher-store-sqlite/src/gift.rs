@@ -22,7 +22,7 @@ use voucher_core::value::{Metadata, Value as MetaValue};
 use crate::catalog::{audit, existing_voucher, VoucherRow};
 use crate::encode::{from_ms, new_id, to_ms};
 use crate::error::SqlResult;
-use crate::listing::{Listing, SortBy, SortKey, Table};
+use crate::listing::{Listing, Table};
 use crate::projects::load_project;
 use crate::SqliteStore;
 
@@ -30,7 +30,6 @@ const LEDGER: Table = Table {
     name: "gift_ledger",
     alias: "l",
     has_updated_at: false,
-    sort: SortBy::RowId,
 };
 
 const LEDGER_SELECT: &str = "SELECT l.id, l.ext_id, v.ext_id, c.ext_id, l.kind, l.amount,
@@ -270,10 +269,7 @@ impl GiftStore for SqliteStore {
             // A discount voucher has no ledger: its page is empty.
             let voucher = existing_voucher(conn, project, code_or_id)?;
             listing.filter("l.voucher_id = ?", [Value::Integer(voucher.id)]);
-            let page = listing.run(conn, LEDGER_SELECT, ledger_from_row, |row| SortKey {
-                created_ms: to_ms(row.record.created_at),
-                id: row.id,
-            })?;
+            let page = listing.run(conn, LEDGER_SELECT, ledger_from_row, |row| row.id)?;
             Ok(Page {
                 items: page.items.into_iter().map(|row| row.record).collect(),
                 total: page.total,

@@ -24,38 +24,30 @@ use crate::catalog::{
 };
 use crate::encode::{count, to_ms};
 use crate::error::SqlResult;
-use crate::listing::{invalid_query, Listing, SortBy, SortKey, Table, IDS_FILTER_MAX};
+use crate::listing::{invalid_query, Listing, Table};
 use crate::SqliteStore;
 
 const CAMPAIGNS: Table = Table {
     name: "campaigns",
     alias: "c",
     has_updated_at: true,
-    sort: SortBy::Created,
 };
 
 const VOUCHERS: Table = Table {
     name: "vouchers",
     alias: "v",
     has_updated_at: true,
-    sort: SortBy::Created,
 };
 
 /// Milliseconds in a UTC day.
 const DAY_MS: i64 = 86_400_000;
 
-fn campaign_key(row: &CampaignRow) -> SortKey {
-    SortKey {
-        created_ms: to_ms(row.record.created_at),
-        id: row.id,
-    }
+fn campaign_key(row: &CampaignRow) -> i64 {
+    row.id
 }
 
-fn voucher_key(row: &VoucherRow) -> SortKey {
-    SortKey {
-        created_ms: to_ms(row.record.created_at),
-        id: row.id,
-    }
+fn voucher_key(row: &VoucherRow) -> i64 {
+    row.id
 }
 
 fn campaign_listing(project: ProjectId, query: &ListQuery) -> Result<Listing, StoreError> {
@@ -136,12 +128,7 @@ fn voucher_listing(
         listing.filter_prefix("v.code", prefix);
     }
     if !query.ids.is_empty() {
-        if query.ids.len() > IDS_FILTER_MAX {
-            return Err(invalid_query(format!(
-                "at most {IDS_FILTER_MAX} ids or codes per list"
-            )));
-        }
-        listing.filter_any_in(conn, &["ext_id", "code"], &query.ids)?;
+        listing.filter_any_in(conn, project, &["ext_id", "code"], &query.ids)?;
     }
     Ok(listing)
 }
@@ -390,35 +377,46 @@ mod tests {
         (dir, store, project)
     }
 
-    fn voucher_plan(store: &SqliteStore, project: ProjectId, query: &VoucherQuery) -> String {
+    /// The plans of a voucher list: `(index, row_by_row)`, each checked to
+    /// use an index at every step; they differ only for range filters.
+    fn voucher_plans(
+        store: &SqliteStore,
+        project: ProjectId,
+        query: &VoucherQuery,
+    ) -> (String, String) {
         store
             .read(|conn| {
                 let listing = voucher_listing(conn, project, query)?;
-                Ok(assert_indexed(
-                    &format!("{query:?}"),
-                    &listing.plan(conn, VOUCHER_SELECT),
+                let what = format!("{query:?}");
+                Ok((
+                    assert_indexed(&what, &listing.plan(conn, VOUCHER_SELECT, false)),
+                    assert_indexed(&what, &listing.plan(conn, VOUCHER_SELECT, true)),
                 ))
             })
             .unwrap()
+    }
+
+    /// The plan of a voucher list without range filters.
+    fn voucher_plan(store: &SqliteStore, project: ProjectId, query: &VoucherQuery) -> String {
+        let (index, row_by_row) = voucher_plans(store, project, query);
+        assert_eq!(index, row_by_row);
+        index
     }
 
     #[test]
     fn every_voucher_list_is_served_by_an_index() {
         let (_dir, store, project) = store();
         let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
-        let cursor = Some("1775001600000.5".to_owned());
         let q = VoucherQuery::default;
         let list = |order, starting_after: Option<String>| ListQuery {
             order,
             starting_after,
-            created_after: Some(now),
-            updated_before: Some(now),
             ..ListQuery::default()
         };
         // Newest and oldest first, with and without a cursor: the list order
         // is the index order, no sort.
         for order in [SortOrder::NewestFirst, SortOrder::OldestFirst] {
-            for after in [None, cursor.clone()] {
+            for after in [None, Some("5".to_owned())] {
                 let plain = voucher_plan(
                     &store,
                     project,
@@ -427,7 +425,7 @@ mod tests {
                         ..q()
                     },
                 );
-                assert!(plain.contains("vouchers_created"), "{plain}");
+                assert!(plain.contains("vouchers_project"), "{plain}");
                 assert!(!plain.contains("TEMP B-TREE"), "{plain}");
                 let campaign = voucher_plan(
                     &store,
@@ -439,67 +437,101 @@ mod tests {
                         ..q()
                     },
                 );
-                assert!(campaign.contains("vouchers_campaign_created"), "{campaign}");
+                assert!(campaign.contains("vouchers_campaign "), "{campaign}");
                 assert!(!campaign.contains("TEMP B-TREE"), "{campaign}");
             }
         }
-        let customer = voucher_plan(
-            &store,
-            project,
-            &VoucherQuery {
-                customer: Some("shop-1".to_owned()),
-                ..q()
-            },
-        );
-        assert!(customer.contains("vouchers_holder"), "{customer}");
-        let ids = voucher_plan(
-            &store,
-            project,
-            &VoucherQuery {
-                ids: vec!["A".to_owned(), "Gifts-1".to_owned()],
-                ..q()
-            },
-        );
-        assert!(ids.contains("INTEGER PRIMARY KEY"), "{ids}");
-        let category = voucher_plan(
-            &store,
-            project,
-            &VoucherQuery {
-                category: Some("x".to_owned()),
-                ..q()
-            },
-        );
-        assert!(category.contains("vouchers_category"), "{category}");
-        // A prefix: the code index's range (then sorted) while few match,
-        // else a walk of the list order.
-        let prefix = voucher_plan(
-            &store,
-            project,
-            &VoucherQuery {
-                code_prefix: Some("CAT-".to_owned()),
-                ..q()
-            },
-        );
-        assert!(prefix.contains("code>? AND code<?"), "{prefix}");
-        assert!(prefix.contains("vouchers_created"), "{prefix}");
-        for other in [
-            VoucherQuery {
-                expired: Some(true),
-                now: Some(now),
-                ..q()
-            },
-            VoucherQuery {
-                expired: Some(false),
-                now: Some(now),
-                ..q()
-            },
-        ] {
-            voucher_plan(&store, project, &other);
+        let single = [
+            (
+                VoucherQuery {
+                    customer: Some("shop-1".to_owned()),
+                    ..q()
+                },
+                "vouchers_holder",
+            ),
+            (
+                VoucherQuery {
+                    ids: vec!["A".to_owned(), "Gifts-1".to_owned()],
+                    ..q()
+                },
+                "INTEGER PRIMARY KEY",
+            ),
+            (
+                VoucherQuery {
+                    category: Some("x".to_owned()),
+                    ..q()
+                },
+                "vouchers_category",
+            ),
+            (
+                VoucherQuery {
+                    expired: Some(true),
+                    now: Some(now),
+                    ..q()
+                },
+                "vouchers_project",
+            ),
+            (
+                VoucherQuery {
+                    expired: Some(false),
+                    now: Some(now),
+                    ..q()
+                },
+                "vouchers_project",
+            ),
+        ];
+        for (query, index) in single {
+            let plan = voucher_plan(&store, project, &query);
+            assert!(plan.contains(index), "{plan}");
+        }
+        // Range filters: an index range, then sorted, while few rows match;
+        // else a walk of the list order that tests each row.
+        let ranges = [
+            (
+                VoucherQuery {
+                    code_prefix: Some("CAT-".to_owned()),
+                    ..q()
+                },
+                "code>? AND code<?",
+                "vouchers_project",
+            ),
+            (
+                VoucherQuery {
+                    list: ListQuery {
+                        created_after: Some(now),
+                        updated_before: Some(now),
+                        starting_after: Some("5".to_owned()),
+                        ..ListQuery::default()
+                    },
+                    ..q()
+                },
+                "vouchers_created (project_id=? AND created_at>?)",
+                "vouchers_project",
+            ),
+            (
+                VoucherQuery {
+                    list: ListQuery {
+                        created_before: Some(now),
+                        order: SortOrder::OldestFirst,
+                        ..ListQuery::default()
+                    },
+                    campaign: Some("Gifts".to_owned()),
+                    ..q()
+                },
+                "vouchers_created (project_id=? AND created_at<?)",
+                "vouchers_campaign ",
+            ),
+        ];
+        for (query, index, walk) in ranges {
+            let (by_index, by_walk) = voucher_plans(&store, project, &query);
+            assert!(by_index.contains(index), "{by_index}");
+            assert!(by_walk.contains(walk), "{by_walk}");
+            assert!(!by_walk.contains("TEMP B-TREE"), "{by_walk}");
         }
     }
 
     #[test]
-    fn both_plans_of_a_prefix_filter_list_the_same_codes() {
+    fn both_plans_of_range_filters_list_the_same_codes() {
         let (_dir, store, project) = store();
         let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
         let codes = ["CAT-1", "CAT-2", "CAR-1", "CAT", "CAT-3", "CAU-1", "CAT-4"];
@@ -526,12 +558,13 @@ mod tests {
                         list: ListQuery {
                             limit: 3,
                             starting_after: cursor,
+                            created_after: Some(now - chrono::Duration::seconds(1)),
                             ..ListQuery::default()
                         },
                         ..VoucherQuery::default()
                     };
                     let mut listing = voucher_listing(conn, project, &query)?;
-                    listing.set_prefix_sort_max(sort_max);
+                    listing.set_range_sort_max(sort_max);
                     listing.run(conn, VOUCHER_SELECT, voucher_from_row, voucher_key)
                 })
                 .unwrap()
@@ -558,17 +591,17 @@ mod tests {
                 let listing = campaign_listing(
                     project,
                     &ListQuery {
-                        starting_after: Some("1.2".to_owned()),
+                        starting_after: Some("2".to_owned()),
                         ..ListQuery::default()
                     },
                 )?;
                 Ok(assert_indexed(
                     "campaigns",
-                    &listing.plan(conn, &campaign_select()),
+                    &listing.plan(conn, &campaign_select(), false),
                 ))
             })
             .unwrap();
-        assert!(plan.contains("campaigns_created"), "{plan}");
+        assert!(plan.contains("campaigns_project"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         let (one, three) = (vec![1], vec![project.0, 1, DAY_MS]);
         for (sql, params, index) in [

@@ -21,7 +21,7 @@ use voucher_core::rules::RuleSet;
 use crate::catalog::{campaign_row, existing_voucher};
 use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
 use crate::error::{is_unique_violation, SqlResult};
-use crate::listing::{Listing, SortBy, SortKey, Table};
+use crate::listing::{Listing, Table};
 use crate::SqliteStore;
 
 /// Most objects one rule set may be assigned to, so that its list of
@@ -33,7 +33,6 @@ const RULES: Table = Table {
     name: "validation_rules",
     alias: "r",
     has_updated_at: true,
-    sort: SortBy::Created,
 };
 
 const RULE_SELECT: &str = "SELECT r.id, r.ext_id, r.name, r.rules, r.created_at, r.updated_at,
@@ -326,10 +325,7 @@ impl RuleStore for SqliteStore {
     fn rules(&self, project: ProjectId, query: &ListQuery) -> Result<Page<RuleRecord>, StoreError> {
         let listing = Listing::new(RULES, project, query)?;
         self.read(|conn| {
-            let page = listing.run(conn, RULE_SELECT, rule_from_row, |row| SortKey {
-                created_ms: to_ms(row.record.created_at),
-                id: row.id,
-            })?;
+            let page = listing.run(conn, RULE_SELECT, rule_from_row, |row| row.id)?;
             Ok(Page {
                 items: page.items.into_iter().map(|row| row.record).collect(),
                 total: page.total,

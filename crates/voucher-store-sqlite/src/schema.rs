@@ -64,6 +64,8 @@ CREATE TABLE campaigns (
     UNIQUE (project_id, name)
 ) STRICT;
 CREATE INDEX campaigns_created ON campaigns(project_id, created_at);
+-- The campaign list, ordered by row id.
+CREATE INDEX campaigns_project ON campaigns(project_id);
 
 CREATE TABLE customers (
     id INTEGER PRIMARY KEY,
@@ -111,14 +113,13 @@ CREATE TABLE vouchers (
 ) STRICT;
 CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
-CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id, created_at);
+CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id);
 CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
--- A campaign's codes in list order (newest first); the codes of a category
--- in list order (only codes that have one); a campaign's gift balances for
--- the summary's outstanding amount (covering, gift codes only).
-CREATE INDEX vouchers_campaign_created ON vouchers(project_id, campaign_id, created_at);
-CREATE INDEX vouchers_category ON vouchers(project_id, category, created_at)
-    WHERE category IS NOT NULL;
+-- The voucher list, ordered by row id, unfiltered and by category (only
+-- codes that have one); a campaign's gift balances for the summary's
+-- outstanding amount (covering, gift codes only).
+CREATE INDEX vouchers_project ON vouchers(project_id);
+CREATE INDEX vouchers_category ON vouchers(project_id, category) WHERE category IS NOT NULL;
 CREATE INDEX vouchers_gift ON vouchers(campaign_id, gift_balance) WHERE gift_balance IS NOT NULL;
 
 CREATE TABLE orders (
@@ -247,7 +248,8 @@ CREATE TABLE validation_rules (
     UNIQUE (project_id, ext_id),
     UNIQUE (project_id, name)
 ) STRICT;
-CREATE INDEX validation_rules_created ON validation_rules(project_id, created_at);
+-- The rule set list, ordered by row id.
+CREATE INDEX validation_rules_project ON validation_rules(project_id);
 
 CREATE TABLE rule_assignments (
     id INTEGER PRIMARY KEY,

@@ -19,7 +19,7 @@ use crate::catalog::{campaign_spec, percent_off, voucher_spec};
 use crate::support::{fixture_with, t0, Fixture};
 
 /// One voucher as the test expects to see it, read back from the file
-/// with the row id that breaks ties of `created_at`.
+/// with its row id (the list order).
 #[derive(Debug, Clone)]
 struct Row {
     rowid: i64,
@@ -256,7 +256,8 @@ impl DataSet {
     /// the rows `keep` selects, in the query's order.
     fn check(&self, query: VoucherQuery, keep: impl Fn(&Row) -> bool) -> usize {
         let mut expected: Vec<&Row> = self.rows.iter().filter(|r| keep(r)).collect();
-        expected.sort_by_key(|r| (r.created, r.rowid));
+        // Newest first is the order of insertion, the row id's.
+        expected.sort_by_key(|r| r.rowid);
         if query.list.order == SortOrder::NewestFirst {
             expected.reverse();
         }
@@ -543,7 +544,7 @@ fn lists_carry_full_records_and_filters_of_unknown_objects_match_nothing() {
 }
 
 #[test]
-fn a_cursor_may_be_an_item_id_and_survives_its_deletion() {
+fn a_cursor_survives_the_deletion_of_its_item() {
     let d = data_set();
     let store = &d.f.store;
     let p = d.f.project;
@@ -585,13 +586,12 @@ fn a_cursor_may_be_an_item_id_and_survives_its_deletion() {
             .unwrap()
     };
     let next = ["STAND-074", "STAND-073"];
-    assert_eq!(codes(&after(first.next_cursor.as_deref().unwrap())), next);
-    assert_eq!(codes(&after(&first.items[4].id)), next);
+    let cursor = first.next_cursor.clone().unwrap();
+    assert_eq!(codes(&after(&cursor)), next);
     store.delete_voucher(p, "STAND-075", hours(50)).unwrap();
-    assert_eq!(codes(&after(first.next_cursor.as_deref().unwrap())), next);
-    // A deleted item's id is no longer a cursor; nor is another project's.
-    let other = store.voucher(d.other, "STAND-000").unwrap().id;
-    for cursor in [first.items[4].id.as_str(), other.as_str(), "12.x"] {
+    assert_eq!(codes(&after(&cursor)), next);
+    // Anything but a cursor of ours is refused (an item's id too).
+    for cursor in [first.items[4].id.as_str(), "-1", "12.x", "1e3"] {
         let err = store
             .vouchers(
                 p,
@@ -968,4 +968,115 @@ fn a_campaign_summary_adds_up_its_codes_and_redemptions() {
         store.campaign_summary(other, &spring.id),
         Err(StoreError::NotFound { .. })
     ));
+}
+
+#[test]
+fn a_campaign_summary_follows_real_redemptions_and_rollbacks() {
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+    use voucher_core::port::{
+        CampaignSummary, ChannelType, CheckoutStore, RollbackRequest, VoucherQueries as _,
+    };
+
+    use crate::checkout::{legacy, order};
+
+    let f = fast_fixture();
+    let p = f.project;
+    let store = &f.store;
+    let spring = store
+        .create_campaign(
+            p,
+            &campaign_spec("Spring", "SPR-", 3, BenefitSpec::Discount(percent_off(10))),
+            t0(),
+        )
+        .unwrap();
+    store.generate_codes(p, &spring.id, 3, 5, t0()).unwrap();
+    let cards = store
+        .create_campaign(
+            p,
+            &campaign_spec("Cards", "GC-", 2, BenefitSpec::Gift { amount_minor: 5000 }),
+            t0(),
+        )
+        .unwrap();
+    store.generate_codes(p, &cards.id, 2, 5, t0()).unwrap();
+    let codes = |campaign: &str| -> Vec<String> {
+        store
+            .vouchers(
+                p,
+                &VoucherQuery {
+                    campaign: Some(campaign.to_owned()),
+                    ..q(10)
+                },
+            )
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|v| v.code.into_string())
+            .collect()
+    };
+    let spring_codes = codes("Spring");
+    let mut redeemed = Vec::new();
+    for (code, amount) in spring_codes.iter().zip(["100.00", "200.00", "300.00"]) {
+        redeemed.push(store.redeem(p, &legacy(code, order(amount), None)).unwrap());
+    }
+    // Single use: a second try is refused, and logged.
+    let again = store.redeem(p, &legacy(&spring_codes[0], order("50.00"), None));
+    assert!(
+        matches!(again, Err(StoreError::Refused { .. })),
+        "{again:?}"
+    );
+    let rollback = |id: &str| RollbackRequest {
+        redemption_id: id.to_owned(),
+        reason: None,
+        tracking_id: None,
+        metadata: Default::default(),
+        channel: ChannelType::Api,
+        now: t0() + Duration::days(1),
+    };
+    let third = redeemed.iter().find(|r| r.discount_minor == 3000).unwrap();
+    store.rollback(p, &rollback(&third.id)).unwrap();
+
+    let day = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+    assert_eq!(
+        store.campaign_summary(p, "Spring").unwrap(),
+        CampaignSummary {
+            vouchers_created: 3,
+            vouchers_published: 0,
+            redemptions_total: 4,
+            redemptions_succeeded: 3,
+            redemptions_failed: 1,
+            failed_by_reason: BTreeMap::from([("quantity_exceeded".to_owned(), 1)]),
+            rollbacks: 1,
+            discounted_amount_minor: 6000,
+            rolledback_discounted_amount_minor: 3000,
+            gift_spent_minor: 0,
+            gift_outstanding_minor: 0,
+            orders_amount_minor: 60_000,
+            orders_rolledback_amount_minor: 30_000,
+            redemptions_per_day: BTreeMap::from([(day, 3)]),
+        }
+    );
+
+    // Gift cards: credits spent, then returned by a rollback.
+    let card = &codes("Cards")[0];
+    let spent = store
+        .redeem(p, &legacy(card, order("20.00"), None))
+        .unwrap();
+    let gift = store.campaign_summary(p, "Cards").unwrap();
+    assert_eq!(
+        (gift.gift_spent_minor, gift.gift_outstanding_minor),
+        (2000, 8000)
+    );
+    store.rollback(p, &rollback(&spent.id)).unwrap();
+    let gift = store.campaign_summary(p, "Cards").unwrap();
+    assert_eq!(
+        (
+            gift.redemptions_succeeded,
+            gift.rollbacks,
+            gift.gift_spent_minor,
+            gift.gift_outstanding_minor
+        ),
+        (1, 1, 0, 10_000)
+    );
 }

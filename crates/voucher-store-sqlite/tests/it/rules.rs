@@ -382,3 +382,80 @@ fn one_object_takes_a_bounded_number_of_rule_sets() {
         RULE_SETS_PER_OBJECT_MAX
     );
 }
+
+#[test]
+fn an_assigned_rule_set_decides_redemptions_until_it_is_unassigned() {
+    use voucher_core::decision::Reason;
+    use voucher_core::port::CheckoutStore;
+
+    use crate::checkout::{legacy, order};
+
+    let f = fast_fixture();
+    let p = f.project;
+    let rule = f
+        .store
+        .create_rule(p, &order_over("Over 100", 100), t0())
+        .unwrap();
+    let coupon = |code: &str| {
+        voucher_spec(
+            code,
+            BenefitSpec::Discount(percent_off(10)),
+            RedemptionQuantity::Unlimited,
+        )
+    };
+    f.store.create_voucher(p, &coupon("ONE"), t0()).unwrap();
+    let spring = campaign_spec("Spring", "SPR-", 0, BenefitSpec::Discount(percent_off(10)));
+    f.store.create_campaign(p, &spring, t0()).unwrap();
+    f.store
+        .create_voucher(
+            p,
+            &voucher_core::port::VoucherSpec {
+                campaign: Some("Spring".to_owned()),
+                benefit: None,
+                ..coupon("SPR-ONE")
+            },
+            t0(),
+        )
+        .unwrap();
+    let redeem = |code: &str, amount: &str| f.store.redeem(p, &legacy(code, order(amount), None));
+    let refused_for_rules = |result: Result<_, StoreError>| match result {
+        Err(StoreError::Refused { refusal, .. }) => {
+            refusal.reason == Reason::OrderRulesViolated
+                && refusal.rule_message.as_deref() == Some("spend more")
+        }
+        _ => false,
+    };
+    // Without the rule, a small order is fine.
+    assert!(redeem("ONE", "50.00").is_ok());
+    let on_voucher = f
+        .store
+        .assign_rule(
+            p,
+            &rule.id,
+            &AssignmentTarget::Voucher("ONE".to_owned()),
+            t0(),
+        )
+        .unwrap();
+    f.store
+        .assign_rule(
+            p,
+            &rule.id,
+            &AssignmentTarget::Campaign("Spring".to_owned()),
+            t0(),
+        )
+        .unwrap();
+    for code in ["ONE", "SPR-ONE"] {
+        assert!(refused_for_rules(redeem(code, "50.00")), "{code}");
+        assert!(redeem(code, "150.00").is_ok(), "{code}");
+    }
+    // A new version of the rule set applies at once.
+    f.store
+        .update_rule(p, &rule.id, &order_over("Over 100", 500), t0())
+        .unwrap();
+    assert!(refused_for_rules(redeem("ONE", "150.00")));
+    f.store.unassign_rule(p, &rule.id, &on_voucher.id).unwrap();
+    assert!(redeem("ONE", "50.00").is_ok());
+    assert!(refused_for_rules(redeem("SPR-ONE", "150.00")));
+    f.store.delete_rule(p, &rule.id).unwrap();
+    assert!(redeem("SPR-ONE", "50.00").is_ok());
+}
