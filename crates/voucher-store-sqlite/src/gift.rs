@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, Row};
 use rust_decimal::Decimal;
 use voucher_core::decision::{Reason, Refusal};
 use voucher_core::ledger::{EntryKind, Ledger, LedgerError};
+use voucher_core::limits::ID_LEN_MAX;
 use voucher_core::port::{
     BalanceChange, BalanceRecord, BenefitSpec, GiftStore, LedgerRecord, ListQuery, Page, ProjectId,
     StoreError,
@@ -25,6 +26,9 @@ use crate::error::SqlResult;
 use crate::listing::{Listing, Table};
 use crate::projects::load_project;
 use crate::SqliteStore;
+
+/// Longest reason of a balance change, in bytes.
+pub(crate) const REASON_LEN_MAX: usize = 1024;
 
 const LEDGER: Table = Table {
     name: "gift_ledger",
@@ -148,6 +152,15 @@ fn adjust(
     change: &BalanceChange,
     now: DateTime<Utc>,
 ) -> Result<BalanceRecord, StoreError> {
+    let too_long = |text: &Option<String>, max: usize| text.as_ref().is_some_and(|t| t.len() > max);
+    if too_long(&change.reason, REASON_LEN_MAX) || too_long(&change.source_id, ID_LEN_MAX) {
+        return Err(StoreError::Invalid {
+            key: "invalid_payload",
+            message: format!(
+                "a reason is at most {REASON_LEN_MAX} bytes, a source id {ID_LEN_MAX}"
+            ),
+        });
+    }
     let currency = load_project(conn, project)?.spec.currency;
     let row = existing_voucher(conn, project, code_or_id)?;
     let balance = gift_balance(&row)?;
@@ -244,7 +257,8 @@ fn adjust(
 impl GiftStore for SqliteStore {
     /// Errors: `NotFound` for an unknown code; `Invalid` with
     /// `invalid_voucher` for a discount voucher, `invalid_amount` for a
-    /// change of zero or one that would pass the amount limit; `Refused`
+    /// change of zero or one that would pass the amount limit,
+    /// `invalid_payload` for an overlong reason or source id; `Refused`
     /// with [`Reason::GiftAmountExceeded`] for a removal of more than the
     /// balance (nothing is recorded: it is not a redemption).
     fn adjust_balance(
@@ -277,5 +291,35 @@ impl GiftStore for SqliteStore {
                 next_cursor: page.next_cursor,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listing::plans::{assert_indexed, store};
+
+    #[test]
+    fn the_ledger_list_walks_its_voucher_index() {
+        let (_dir, store, project) = store();
+        let plan = store
+            .read(|conn| {
+                let mut listing = Listing::new(
+                    LEDGER,
+                    project,
+                    &ListQuery {
+                        starting_after: Some("7".to_owned()),
+                        ..ListQuery::default()
+                    },
+                )?;
+                listing.filter("l.voucher_id = ?", [Value::Integer(1)]);
+                Ok(assert_indexed(
+                    "ledger",
+                    &listing.plan(conn, LEDGER_SELECT, false),
+                ))
+            })
+            .unwrap();
+        assert!(plan.contains("gift_ledger_voucher"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

@@ -76,6 +76,9 @@ pub(crate) struct Listing {
     conditions: Vec<String>,
     params: Vec<Value>,
     bounds: Vec<Bound>,
+    /// True when the SQL text depends on the values (an `IN` list), so that
+    /// it is not worth a place in the statement cache.
+    text_varies: bool,
     /// [`RANGE_SORT_MAX`], lowered by tests to reach the other plan.
     range_sort_max: u64,
     nothing: bool,
@@ -96,6 +99,7 @@ impl Listing {
             conditions: Vec::new(),
             params: Vec::new(),
             bounds: Vec::new(),
+            text_varies: false,
             range_sort_max: RANGE_SORT_MAX,
             nothing: false,
         };
@@ -180,6 +184,7 @@ impl Listing {
             return Ok(());
         }
         let marks = vec!["?"; ids.len()].join(", ");
+        self.text_varies = true;
         self.conditions
             .push(format!("{}.id IN ({marks})", self.table.alias));
         self.params.extend(ids.into_iter().map(Value::Integer));
@@ -245,11 +250,10 @@ impl Listing {
             return Ok(0);
         }
         let (sql, params) = self.count_sql();
-        let n: i64 = conn
-            .prepare_cached(&sql)
-            .store()?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))
-            .store()?;
+        let n: i64 = with_statement(conn, &sql, self.text_varies, |stmt| {
+            stmt.query_row(params_from_iter(params.iter()), |r| r.get(0))
+                .store()
+        })?;
         count(n)
     }
 
@@ -281,15 +285,18 @@ impl Listing {
             _ => RangePlan::Index,
         };
         let (sql, params) = self.page_sql(select, plan);
-        let mut stmt = conn.prepare_cached(&sql).store()?;
-        let rows = stmt
-            .query_map(params_from_iter(params.iter()), |row| from_row(row))
-            .store()?;
-        let mut items = Vec::new();
-        for row in rows {
-            let row = row.store()??;
-            items.push((row_id(&row), row));
-        }
+        // The page's LIMIT and OFFSET are in its text ([`Paging::tail`]).
+        let items = with_statement(conn, &sql, true, |stmt| {
+            let rows = stmt
+                .query_map(params_from_iter(params.iter()), |row| from_row(row))
+                .store()?;
+            let mut items = Vec::new();
+            for row in rows {
+                let row = row.store()??;
+                items.push((row_id(&row), row));
+            }
+            Ok(items)
+        })?;
         Ok(self.paging.page(items, total))
     }
 
@@ -323,6 +330,22 @@ impl Listing {
     }
 }
 
+/// Runs `work` on `sql` prepared through the connection's statement cache,
+/// unless its text varies with the values: such a statement would only push
+/// out of the cache the statements the checkout reuses.
+fn with_statement<T>(
+    conn: &Connection,
+    sql: &str,
+    text_varies: bool,
+    work: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if text_varies {
+        work(&mut conn.prepare(sql).store()?)
+    } else {
+        work(&mut *conn.prepare_cached(sql).store()?)
+    }
+}
+
 /// The least string greater than every string starting with `prefix`:
 /// `prefix` with its last incrementable character incremented and what
 /// follows dropped; `None` when every character is `char::MAX`.
@@ -345,6 +368,28 @@ fn prefix_successor(prefix: &str) -> Option<String> {
 /// Test helpers: query plans.
 #[cfg(test)]
 pub(crate) mod plans {
+    use chrono::{TimeZone, Utc};
+    use voucher_core::money::Currency;
+    use voucher_core::port::{ProjectId, ProjectSpec, ProjectStore};
+    use voucher_core::stacking::StackingRules;
+
+    use crate::{Options, SqliteStore};
+
+    /// A store on a new file with one project.
+    pub(crate) fn store() -> (tempfile::TempDir, SqliteStore, ProjectId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plans.db"), Options::default()).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        let spec = ProjectSpec {
+            name: "p".to_owned(),
+            currency: Currency::EUR,
+            time_zone: chrono_tz::Tz::UTC,
+            stacking: StackingRules::default(),
+        };
+        let project = store.create_project(&spec, now).unwrap().id;
+        (dir, store, project)
+    }
+
     /// Asserts that no step of `plan` scans a table without an index or
     /// sorts it, and returns the plan joined for further checks.
     pub(crate) fn assert_indexed(what: &str, plan: &[String]) -> String {

@@ -179,7 +179,11 @@ fn add(total: &mut i64, value: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The campaign's figures, read in one snapshot.
+/// The campaign's figures, read in one snapshot. As the wire's field docs
+/// say, `redemptions_succeeded`, `discounted_amount` and `orders_amount`
+/// count every success ever made, and rollbacks are counted in their own
+/// fields; `gift_spent` is net of rollbacks. An order is counted once per
+/// code of the campaign it was redeemed with.
 fn summary(
     conn: &Connection,
     project: ProjectId,
@@ -298,37 +302,21 @@ impl VoucherQueries for SqliteStore {
 mod tests {
     use chrono::TimeZone;
     use voucher_core::code_pattern::{Code, CodeConfig};
-    use voucher_core::money::Currency;
     use voucher_core::port::{
-        BenefitSpec, CampaignSpec, CampaignStore, ProjectSpec, ProjectStore, SortOrder,
-        VoucherSpec, VoucherStore, VoucherTemplate,
+        BenefitSpec, CampaignSpec, CampaignStore, SortOrder, VoucherSpec, VoucherStore,
+        VoucherTemplate,
     };
-    use voucher_core::stacking::StackingRules;
     use voucher_core::validity::Validity;
     use voucher_core::voucher::{
         Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
     };
 
     use super::*;
-    use crate::listing::plans::assert_indexed;
-    use crate::Options;
+    use crate::listing::plans::{self, assert_indexed};
 
     fn store() -> (tempfile::TempDir, SqliteStore, ProjectId) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("plans.db"), Options::default()).unwrap();
+        let (dir, store, project) = plans::store();
         let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
-        let project = store
-            .create_project(
-                &ProjectSpec {
-                    name: "p".to_owned(),
-                    currency: Currency::EUR,
-                    time_zone: chrono_tz::Tz::UTC,
-                    stacking: StackingRules::default(),
-                },
-                now,
-            )
-            .unwrap()
-            .id;
         let spec = CampaignSpec {
             name: "Gifts".to_owned(),
             description: None,

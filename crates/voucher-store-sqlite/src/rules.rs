@@ -386,3 +386,26 @@ impl RuleStore for SqliteStore {
         self.read(|conn| list_assignments(conn, &rule_row(conn, project, rule_id)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listing::plans::{assert_indexed, store};
+
+    #[test]
+    fn the_rule_set_list_walks_its_project_index() {
+        let (_dir, store, project) = store();
+        let plan = store
+            .read(|conn| {
+                let listing = Listing::new(RULES, project, &ListQuery::default())?;
+                Ok(assert_indexed(
+                    "rules",
+                    &listing.plan(conn, RULE_SELECT, false),
+                ))
+            })
+            .unwrap();
+        assert!(plan.contains("validation_rules_project"), "{plan}");
+        assert!(plan.contains("rule_assignments"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}

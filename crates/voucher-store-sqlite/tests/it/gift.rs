@@ -232,6 +232,15 @@ fn bad_changes_are_refused_and_change_nothing() {
             .unwrap_err();
         assert_eq!(key_of(err), key, "{code} {amount}");
     }
+    let overlong = BalanceChange {
+        reason: Some("x".repeat(1025)),
+        ..change(100)
+    };
+    let err = f
+        .store
+        .adjust_balance(f.project, "GIFT-1", &overlong, t0())
+        .unwrap_err();
+    assert_eq!(key_of(err), "invalid_payload");
     assert_eq!(assert_ledger_folds(&f, "GIFT-1"), 1000);
     assert_eq!(ledger(&f, "GIFT-1").len(), 1);
     // A discount voucher has no ledger; another project's card is unknown.
