@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
-use voucher_core::code_pattern::{CodeConfig, CodePattern};
+use voucher_core::code_pattern::CodePattern;
 use voucher_core::port::{
     ProjectId, StoreError, VoucherPatch, VoucherRecord, VoucherSpec, VoucherStore,
 };
@@ -78,7 +78,7 @@ impl VoucherStore for SqliteStore {
                                 .as_ref()
                                 .map(|c| c.record.spec.template.code_config.clone())
                         })
-                        .unwrap_or_else(CodeConfig::default);
+                        .unwrap_or_default();
                     let pattern = CodePattern::new(&config).map_err(|e| StoreError::Invalid {
                         key: "invalid_code_config",
                         message: e.to_string(),
