@@ -20,9 +20,14 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// An API error: a status, a stable key and what to tell the client.
+/// An API error: a status, a stable key and what to tell the client. Boxed,
+/// so that `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorParts>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorParts {
     /// The HTTP status.
     pub status: StatusCode,
     /// The stable key (`not_found`, `voucher_expired`, ...).
@@ -64,7 +69,7 @@ struct Body<'a> {
 impl ApiError {
     /// An error with a status, key and message.
     pub fn new(status: StatusCode, key: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(ErrorParts {
             status,
             key: key.into(),
             message: message.into(),
@@ -72,7 +77,7 @@ impl ApiError {
             resource_id: None,
             resource_type: None,
             rule_message: None,
-        }
+        }))
     }
 
     /// 400 with a key.
@@ -143,6 +148,19 @@ impl ApiError {
                 .map(|message| RuleMessage { message }),
         };
         serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = ErrorParts;
+    fn deref(&self) -> &ErrorParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorParts {
+        &mut self.0
     }
 }
 
