@@ -163,8 +163,8 @@ fn fsync_latency(dir: &Path) -> Duration {
     let mut file = std::fs::File::create(&path).unwrap();
     let rounds = 200;
     let started = Instant::now();
-    for i in 0..rounds {
-        file.write_all(&[i as u8; 512]).unwrap();
+    for _ in 0..rounds {
+        file.write_all(&[0x5a; 512]).unwrap();
         file.sync_data().unwrap();
     }
     started.elapsed() / rounds
@@ -243,32 +243,33 @@ fn scenario_codegen(n: u64) {
         .unwrap();
     drop(store);
     let mut conn = rusqlite::Connection::open(&base).unwrap();
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-        .unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;",
+    )
+    .unwrap();
     let campaign_row: i64 = conn
         .query_row("SELECT id FROM campaigns WHERE ext_id = ?1", [&c.id], |r| {
             r.get(0)
         })
         .unwrap();
     let started = Instant::now();
+    let mut next_id = 0u64;
     for chunk in codes.chunks(5000) {
         let tx = conn.transaction().unwrap();
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO vouchers (project_id, ext_id, code, campaign_id, type, discount,
-                         quantity, active, validity, metadata, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'DISCOUNT_VOUCHER', '{}', 1, 1, '{}', '{}', 0, 0)",
+                    "INSERT INTO vouchers (project_id, ext_id, code, campaign_id, type,
+                         quantity, active, metadata, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'DISCOUNT_VOUCHER', 1, 1, '{}', 0, 0)",
                 )
                 .unwrap();
-            for (i, code) in chunk.iter().enumerate() {
+            for code in chunk {
+                // Time-ordered ids, as the store makes them.
+                let ext_id = format!("v_{next_id:020}");
+                next_id += 1;
                 insert
-                    .execute(rusqlite::params![
-                        project.0,
-                        format!("v_{i}_{code}"),
-                        code,
-                        campaign_row
-                    ])
+                    .execute(rusqlite::params![project.0, ext_id, code, campaign_row])
                     .unwrap();
             }
         }

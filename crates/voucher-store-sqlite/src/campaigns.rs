@@ -70,23 +70,24 @@ fn insert_codes(
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let template = &campaign.record.spec.template;
-    let (kind, discount, gift) = match &template.benefit {
-        BenefitSpec::Discount(d) => ("DISCOUNT_VOUCHER", Some(to_json(d)?), None),
-        BenefitSpec::Gift { amount_minor } => ("GIFT_VOUCHER", None, Some(*amount_minor)),
+    // Generated codes keep no discount or validity of their own: the
+    // discount is the campaign's (`template_discount`), the validity the
+    // default. Small rows are what makes a million of them fast.
+    let (kind, gift) = match &template.benefit {
+        BenefitSpec::Discount(_) => ("DISCOUNT_VOUCHER", None),
+        BenefitSpec::Gift { amount_minor } => ("GIFT_VOUCHER", Some(*amount_minor)),
     };
     let quantity = match template.quantity {
         RedemptionQuantity::Limited(q) => Some(to_i64(q)?),
         RedemptionQuantity::Unlimited => None,
     };
-    let validity = to_json(&voucher_core::validity::Validity::default())?;
     let metadata = to_json(&Metadata::new())?;
     let now = to_ms(now);
     let mut insert = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO vouchers (project_id, ext_id, code, campaign_id, type,
-                 discount, gift_amount, gift_balance, quantity, active, validity, metadata,
-                 created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 1, ?9, ?10, ?11, ?11)",
+                 gift_amount, gift_balance, quantity, active, metadata, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, 1, ?8, ?9, ?9)",
         )
         .store()?;
     let mut ledger = conn
@@ -105,10 +106,8 @@ fn insert_codes(
                 code.as_str(),
                 campaign.id,
                 kind,
-                discount,
                 gift,
                 quantity,
-                validity,
                 metadata,
                 now
             ])
@@ -244,7 +243,8 @@ impl CampaignStore for SqliteStore {
             }
             let result = conn
                 .prepare_cached(
-                    "UPDATE campaigns SET name = ?2, active = ?3, spec = ?4, updated_at = ?5
+                    "UPDATE campaigns SET name = ?2, active = ?3, spec = ?4, updated_at = ?5,
+                            template_discount = ?6
                      WHERE id = ?1",
                 )
                 .store()?
@@ -253,7 +253,8 @@ impl CampaignStore for SqliteStore {
                     spec.name,
                     spec.activity.is_enabled(),
                     to_json(&spec)?,
-                    to_ms(now)
+                    to_ms(now),
+                    crate::catalog::template_discount(&spec)?
                 ]);
             match result {
                 Err(e) if crate::error::is_unique_violation(&e) => {

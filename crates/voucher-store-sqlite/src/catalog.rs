@@ -129,6 +129,14 @@ pub(crate) fn kind_text(kind: CampaignKind) -> &'static str {
     }
 }
 
+/// The `template_discount` column of a campaign: its codes' discount.
+pub(crate) fn template_discount(spec: &CampaignSpec) -> Result<Option<String>, StoreError> {
+    match &spec.template.benefit {
+        BenefitSpec::Discount(discount) => to_json(discount).map(Some),
+        BenefitSpec::Gift { .. } => Ok(None),
+    }
+}
+
 /// Inserts a campaign (no codes yet).
 pub(crate) fn insert_campaign(
     conn: &Connection,
@@ -145,8 +153,8 @@ pub(crate) fn insert_campaign(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO campaigns (project_id, ext_id, name, campaign_type, kind, active, spec,
-                                    generation, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                    generation, created_at, updated_at, template_discount)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         )
         .store()?
         .execute(params![
@@ -158,7 +166,8 @@ pub(crate) fn insert_campaign(
             spec.activity.is_enabled(),
             to_json(spec)?,
             generation_text(generation),
-            to_ms(now)
+            to_ms(now),
+            template_discount(spec)?
         ]);
     match inserted {
         Err(e) if is_unique_violation(&e) => {
@@ -184,7 +193,7 @@ pub(crate) struct VoucherRow {
 /// the WHERE clause.
 pub(crate) const VOUCHER_SELECT: &str =
     "SELECT v.id, v.campaign_id, v.ext_id, v.code, c.ext_id, c.name,
-        v.type, v.discount, v.gift_amount, v.gift_balance, v.quantity, v.redeemed_quantity,
+        v.type, COALESCE(v.discount, c.template_discount), v.gift_amount, v.gift_balance, v.quantity, v.redeemed_quantity,
         v.redeemed_amount, v.active, v.validity, cu.ext_id, v.published_at, v.publish_count,
         v.category, v.additional_info, v.metadata, v.created_at, v.updated_at
     FROM vouchers v
@@ -208,7 +217,7 @@ pub(crate) fn voucher_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Voucher
     let redeemed_quantity: i64 = row.get(11)?;
     let redeemed_amount: i64 = row.get(12)?;
     let active: bool = row.get(13)?;
-    let validity: String = row.get(14)?;
+    let validity: Option<String> = row.get(14)?;
     let holder: Option<String> = row.get(15)?;
     let published_at: Option<i64> = row.get(16)?;
     let publish_count: i64 = row.get(17)?;
@@ -243,7 +252,10 @@ pub(crate) fn voucher_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Voucher
                 },
                 redeemed_quantity: count(redeemed_quantity)?,
                 redeemed_amount_minor: redeemed_amount,
-                validity: from_json(&validity)?,
+                validity: match validity {
+                    Some(text) => from_json(&text)?,
+                    None => Validity::default(),
+                },
                 activity: Activity::from_active(active),
                 holder_id: holder,
                 published_at: opt_from_ms(published_at)?,

@@ -67,6 +67,9 @@ pub struct Options {
     pub batch_max: usize,
     /// Most idle read connections kept.
     pub readers_max: usize,
+    /// A quota on the file, in pages of 4 KiB (`PRAGMA max_page_count`):
+    /// past it, writes fail as on a full disk. `None`: no quota.
+    pub max_page_count: Option<u32>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             busy_timeout: Duration::from_secs(5),
             batch_max: 256,
             readers_max: 16,
+            max_page_count: None,
         }
     }
 }
@@ -112,7 +116,11 @@ fn configure(conn: &Connection, options: &Options) -> Result<(), StoreError> {
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -{CACHE_KIB};"
     ))
-    .store()
+    .store()?;
+    if let Some(pages) = options.max_page_count {
+        conn.pragma_update(None, "max_page_count", pages).store()?;
+    }
+    Ok(())
 }
 
 fn open_connection(path: &Path, options: &Options) -> Result<Connection, StoreError> {

@@ -53,6 +53,9 @@ CREATE TABLE campaigns (
     kind TEXT NOT NULL,
     active INTEGER NOT NULL,
     spec TEXT NOT NULL,
+    -- The discount of the campaign's codes, for codes that have none of
+    -- their own (vouchers.discount NULL): keeps a million generated rows small.
+    template_discount TEXT,
     codes_count INTEGER NOT NULL DEFAULT 0,
     generation TEXT NOT NULL,
     redemptions_succeeded INTEGER NOT NULL DEFAULT 0,
@@ -96,7 +99,8 @@ CREATE TABLE vouchers (
     redeemed_quantity INTEGER NOT NULL DEFAULT 0,
     redeemed_amount INTEGER NOT NULL DEFAULT 0,
     active INTEGER NOT NULL,
-    validity TEXT NOT NULL,
+    -- NULL: no validity of its own (generated codes).
+    validity TEXT,
     start_at INTEGER,
     expire_at INTEGER,
     holder_id INTEGER REFERENCES customers(id),

@@ -127,11 +127,30 @@ fn run(conn: Connection, receiver: Receiver<Job>, batch_max: usize, stats: &Writ
             continue;
         }
         let mut answers = Vec::with_capacity(batch.len());
+        // Some errors (a full disk, I/O errors) make SQLite roll back the
+        // whole transaction by itself: then no job of the batch is done,
+        // and every caller must hear so.
+        let mut aborted: Option<StoreError> = None;
         for job in batch {
-            let output = run_job(&conn, job.work);
+            let output = match &aborted {
+                Some(e) => Err(e.clone()),
+                None => run_job(&conn, job.work),
+            };
+            if aborted.is_none() && conn.is_autocommit() {
+                aborted = Some(match &output {
+                    Err(e) => e.clone(),
+                    Ok(_) => StoreError::Io("the transaction was rolled back".to_owned()),
+                });
+            }
             answers.push((job.reply, output));
         }
         stats.jobs.fetch_add(answers.len() as u64, Relaxed);
+        if let Some(e) = aborted {
+            for (reply, _) in answers {
+                let _ = reply.send(Err(e.clone()));
+            }
+            continue;
+        }
         match conn.execute_batch("COMMIT").store() {
             Ok(()) => {
                 stats.commits.fetch_add(1, Relaxed);
@@ -158,6 +177,10 @@ fn run_job(conn: &Connection, work: Work) -> Output {
         Err(_) => Err(StoreError::Io("a write job panicked".to_owned())),
     };
     if output.is_err() {
+        if conn.is_autocommit() {
+            // SQLite already rolled the whole transaction back.
+            return output;
+        }
         conn.execute_batch("ROLLBACK TO job").store()?;
     }
     conn.execute_batch("RELEASE job").store()?;

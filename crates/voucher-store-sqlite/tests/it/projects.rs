@@ -79,3 +79,42 @@ fn a_database_from_a_newer_version_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_full_disk_is_a_typed_error_and_leaves_nothing_half_written() {
+    use voucher_core::port::{BenefitSpec, CampaignStore, CheckoutStore};
+
+    use crate::catalog::{campaign_spec, percent_off};
+    use crate::support::fixture_with;
+
+    // A quota on the file stands in for a full disk: SQLite answers both
+    // with SQLITE_FULL.
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = Options {
+        max_page_count: Some(8),
+        ..Options::default()
+    };
+    let err = SqliteStore::open(dir.path().join("tiny.db"), tiny).unwrap_err();
+    assert_eq!(err, StoreError::DiskFull, "not even the schema fits");
+    let f = fixture_with(Options {
+        max_page_count: Some(400),
+        ..Options::default()
+    });
+    let spec = campaign_spec("Full", "F-", 50_000, BenefitSpec::Discount(percent_off(10)));
+    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
+    let err = f
+        .store
+        .generate_codes(f.project, &campaign.id, 50_000, 1, t0())
+        .unwrap_err();
+    assert_eq!(err, StoreError::DiskFull);
+    f.store.integrity_check().unwrap();
+    // Whole chunks went in or none of a chunk: the counter matches the rows.
+    let campaign = f.store.campaign(f.project, "Full").unwrap();
+    let conn = rusqlite::Connection::open(f.dir.path().join("voucher.db")).unwrap();
+    let rows = conn
+        .query_row("SELECT COUNT(*) FROM vouchers", [], |r| r.get::<_, i64>(0))
+        .unwrap();
+    assert_eq!(campaign.codes_count, u64::try_from(rows).unwrap());
+    // The store still answers, and reads still work.
+    assert!(f.store.redemptions(f.project, &Default::default()).is_ok());
+}
