@@ -244,7 +244,8 @@ fn scenario_codegen(n: u64) {
     drop(store);
     let mut conn = rusqlite::Connection::open(&base).unwrap();
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;",
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;
+         PRAGMA wal_autocheckpoint=10000;",
     )
     .unwrap();
     let campaign_row: i64 = conn
@@ -254,7 +255,7 @@ fn scenario_codegen(n: u64) {
         .unwrap();
     let started = Instant::now();
     let mut next_id = 0u64;
-    for chunk in codes.chunks(5000) {
+    for chunk in codes.chunks(50_000) {
         let tx = conn.transaction().unwrap();
         {
             let mut insert = tx

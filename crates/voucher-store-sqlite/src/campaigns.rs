@@ -29,7 +29,7 @@ use crate::projects::load_project;
 use crate::SqliteStore;
 
 /// Codes inserted per writer job.
-const GENERATION_CHUNK: u64 = 5_000;
+const GENERATION_CHUNK: u64 = 50_000;
 
 fn invalid_code_config(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid {

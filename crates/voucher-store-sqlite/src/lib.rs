@@ -106,6 +106,11 @@ struct Inner {
 /// code then costs disk reads on insert and lookup.
 const CACHE_KIB: u32 = 64 * 1024;
 
+/// WAL pages between automatic checkpoints (SQLite's default is 1000).
+/// A checkpoint copies each changed page once however often it changed, so
+/// a longer interval writes the pages of a busy index far fewer times.
+const CHECKPOINT_PAGES: u32 = 10_000;
+
 fn configure(conn: &Connection, options: &Options) -> Result<(), StoreError> {
     conn.busy_timeout(options.busy_timeout).store()?;
     let synchronous = match options.synchronous {
@@ -114,7 +119,7 @@ fn configure(conn: &Connection, options: &Options) -> Result<(), StoreError> {
     };
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -{CACHE_KIB};"
+         PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
     ))
     .store()?;
     if let Some(pages) = options.max_page_count {

@@ -117,7 +117,8 @@ CREATE TABLE vouchers (
 ) STRICT;
 CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
-CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id);
+-- Partial: generated codes have no holder and stay out of it.
+CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id) WHERE holder_id IS NOT NULL;
 CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
 -- The voucher list, ordered by row id, unfiltered and by category (only
 -- codes that have one); a campaign's gift balances for the summary's
