@@ -175,16 +175,18 @@ CREATE INDEX redemptions_created ON redemptions(project_id, created_at);
 CREATE INDEX redemptions_voucher ON redemptions(project_id, voucher_id, id);
 CREATE INDEX redemptions_campaign ON redemptions(project_id, campaign_id, result, failure_code, id);
 CREATE INDEX redemptions_customer ON redemptions(project_id, customer_id, campaign_id, state);
-CREATE INDEX redemptions_result ON redemptions(project_id, result, failure_code, id);
+-- Failures only (the marketer's "why did it fail" log): successes, the
+-- bulk of the table, stay out of them.
+CREATE INDEX redemptions_failures ON redemptions(project_id, failure_code, id) WHERE result = 'FAILURE';
+CREATE INDEX redemptions_failure_list ON redemptions(project_id, id) WHERE result = 'FAILURE';
 CREATE INDEX redemptions_code ON redemptions(project_id, code, id);
-CREATE INDEX redemptions_parent ON redemptions(parent_id);
+CREATE INDEX redemptions_parent ON redemptions(parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX redemptions_order ON redemptions(project_id, order_id);
 -- The redemption list is ordered by row id: each of its filters alone walks
 -- one of these (an index ends with the row id) and stops after a page.
 CREATE INDEX redemptions_project ON redemptions(project_id);
 CREATE INDEX redemptions_campaign_list ON redemptions(project_id, campaign_id);
 CREATE INDEX redemptions_customer_list ON redemptions(project_id, customer_id);
-CREATE INDEX redemptions_result_list ON redemptions(project_id, result);
 
 CREATE TABLE rollbacks (
     id INTEGER PRIMARY KEY,
