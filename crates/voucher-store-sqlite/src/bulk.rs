@@ -1,1 +1,1742 @@
-//! Filled in by its author.
+//! Bulk work in bounded memory ([`BulkStore`]): the CSV import of vouchers
+//! (the importCSV columns of the wire reference §2.13) and the CSV exports
+//! of vouchers and redemptions.
+//!
+//! The import reads the file as a stream, parses [`IMPORT_BATCH_ROWS`] rows
+//! at a time on the caller's thread and hands each batch to a helper thread
+//! that inserts it as one writer job (one transaction, prepared
+//! statements), so parsing the next batch overlaps writing this one and at
+//! most three batches are in memory, whatever the file's size. A new code
+//! costs one `INSERT ... ON CONFLICT DO NOTHING`; only a code that already
+//! exists is read back, and updated.
+//!
+//! What a row means (money in major units, `10.00`, of the project's
+//! currency):
+//! - `Code` is required. `Voucher Type` is `DISCOUNT_VOUCHER` or
+//!   `GIFT_VOUCHER` (inferred from `Discount Type` or the campaign when
+//!   empty). `Value` is `amount_off` (AMOUNT), `percent_off` (PERCENT),
+//!   `fixed_amount` (FIXED) or the gift amount (`Gift Amount` is accepted as
+//!   its name too); in a campaign an empty value takes the campaign's. UNIT
+//!   discounts cannot be imported (no column names their product).
+//! - `Start Date`, `Expiration Date`: a date or an ISO 8601 instant
+//!   (`2020-03-11`, `2020-03-11T09`, `...T09:00`, `...T09:00:00`, with or
+//!   without `.SSS` and a zone; no zone means UTC).
+//! - `Redemption Limit`: empty is the campaign's quantity, or unlimited.
+//!   `Redeemed Quantity` and, for gift cards, `Redeemed Amount` carry history
+//!   over from another system (the card's balance is its value minus what
+//!   was redeemed, as two ledger entries); both are ignored for discount
+//!   vouchers' amounts and for codes that already exist, whose counters are
+//!   the store's own.
+//! - `Active` (`true`/`false`, empty: true), `Category`, `Additional Info`.
+//! - Every other column is a metadata key (its cell a text value; an empty
+//!   cell leaves the key out), except the columns only the export writes:
+//!   `Metadata` (the metadata as JSON, which the import reads back) and
+//!   `Campaign`, `Gift Balance`, `Holder`, `Created At` (ignored), so that an
+//!   export imports again.
+//!
+//! A code that exists (in the same campaign, or standalone for a
+//! standalone import) is updated: its value (never its type or discount
+//! type; a gift card's new value moves its balance by a ledger entry), and
+//! what the file has columns for among dates, limit, active, category,
+//! additional info; metadata columns set their keys. Each refused row is
+//! reported with its 1-based row number (the header is row 0) and reason,
+//! the first [`IMPORT_FAILURES_LISTED_MAX`] listed, all counted.
+//!
+//! The exports iterate one read transaction's rows straight into the CSV
+//! writer, never collecting them; they walk an index in its order so that
+//! SQLite never sorts (a sort of ten million rows would be held in memory).
+//! Vouchers are written oldest first (a campaign's by id), redemptions by
+//! date; stacked parents are left out (their children are the uses).
+
+use std::io::{Read, Write};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension};
+use rust_decimal::Decimal;
+use voucher_core::code_pattern::Code;
+use voucher_core::discount::{default_effect, Discount, DiscountKind, DiscountValue, ItemTargets};
+use voucher_core::ledger::{EntryKind, Ledger};
+use voucher_core::limits::{CODES_PER_CAMPAIGN_MAX, METADATA_KEYS_MAX, REDEMPTION_QUANTITY_MAX};
+use voucher_core::money::{Currency, Money};
+use voucher_core::port::{
+    BenefitSpec, BulkStore, ImportFailure, ImportReport, ProjectId, ProjectRecord,
+    RedemptionQuery, RedemptionResult, StoreError, VoucherQuery,
+};
+use voucher_core::validity::{Moment, Validity};
+use voucher_core::value::{Metadata, Value};
+use voucher_core::voucher::{CampaignType, RedemptionQuantity};
+
+use crate::catalog::{audit, campaign_row, campaign_row_by_id, expiry_instant, CampaignRow};
+use crate::encode::{from_json, from_ms, new_id, to_i64, to_json, to_ms};
+use crate::error::SqlResult;
+use crate::maintenance::ACTION_FAILURES_LISTED_MAX;
+use crate::projects::load_project;
+use crate::SqliteStore;
+
+/// Rows parsed and inserted together, in one writer job.
+const IMPORT_BATCH_ROWS: usize = 5_000;
+/// Refused rows listed in an import report (all are counted).
+pub(crate) const IMPORT_FAILURES_LISTED_MAX: usize = ACTION_FAILURES_LISTED_MAX;
+/// Longest text cell an import takes (category, additional info,
+/// metadata).
+const IMPORT_TEXT_LEN_MAX: usize = 4_096;
+
+// ---------------------------------------------------------------------------
+// Import: the file's columns
+
+/// A standard column of the importCSV format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Code,
+    VoucherType,
+    Value,
+    DiscountType,
+    Category,
+    StartDate,
+    ExpirationDate,
+    RedemptionLimit,
+    RedeemedQuantity,
+    RedeemedAmount,
+    Active,
+    AdditionalInfo,
+    Metadata,
+}
+
+const FIELDS: usize = 13;
+
+impl Field {
+    /// The field a header names, compared without case, spaces and
+    /// underscores (`Start Date`, `start_date`); `Err` for a column the
+    /// export writes but the import ignores; `Ok(None)` for metadata.
+    fn of_header(header: &str) -> Result<Option<Field>, ()> {
+        let name: String = header
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect();
+        Ok(Some(match name.as_str() {
+            "code" => Field::Code,
+            "vouchertype" => Field::VoucherType,
+            "value" | "giftamount" => Field::Value,
+            "discounttype" => Field::DiscountType,
+            "category" => Field::Category,
+            "startdate" => Field::StartDate,
+            "expirationdate" => Field::ExpirationDate,
+            "redemptionlimit" => Field::RedemptionLimit,
+            "redeemedquantity" => Field::RedeemedQuantity,
+            "redeemedamount" => Field::RedeemedAmount,
+            "active" => Field::Active,
+            "additionalinfo" => Field::AdditionalInfo,
+            "metadata" => Field::Metadata,
+            "campaign" | "giftbalance" | "holder" | "createdat" => return Err(()),
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// Where each column of the file is.
+#[derive(Debug)]
+struct Columns {
+    fields: [Option<usize>; FIELDS],
+    /// Metadata columns: index and key.
+    metadata: Vec<(usize, String)>,
+    width: usize,
+}
+
+fn invalid_csv(message: String) -> StoreError {
+    StoreError::Invalid {
+        key: "invalid_payload",
+        message,
+    }
+}
+
+impl Columns {
+    fn parse(header: &csv::ByteRecord) -> Result<Columns, StoreError> {
+        let mut columns = Columns {
+            fields: [None; FIELDS],
+            metadata: Vec::new(),
+            width: header.len(),
+        };
+        for (i, raw) in header.iter().enumerate() {
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| invalid_csv(format!("header {} is not UTF-8", i + 1)))?;
+            let text = text.trim_start_matches('\u{feff}').trim();
+            match Field::of_header(text) {
+                Ok(Some(field)) => {
+                    let slot = &mut columns.fields[field as usize];
+                    if slot.is_some() {
+                        return Err(invalid_csv(format!("the column {text:?} appears twice")));
+                    }
+                    *slot = Some(i);
+                }
+                Ok(None) => {
+                    if text.is_empty() {
+                        return Err(invalid_csv(format!("header {} is empty", i + 1)));
+                    }
+                    if columns.metadata.iter().any(|(_, key)| key == text) {
+                        return Err(invalid_csv(format!("the column {text:?} appears twice")));
+                    }
+                    if columns.metadata.len() >= METADATA_KEYS_MAX {
+                        return Err(invalid_csv(format!(
+                            "more than {METADATA_KEYS_MAX} metadata columns"
+                        )));
+                    }
+                    columns.metadata.push((i, text.to_owned()));
+                }
+                Err(()) => {}
+            }
+        }
+        if columns.fields[Field::Code as usize].is_none() {
+            return Err(invalid_csv("the CSV has no Code column".to_owned()));
+        }
+        Ok(columns)
+    }
+
+    /// The trimmed cell of `field`, `None` when absent or empty.
+    fn cell<'r>(&self, record: &'r csv::ByteRecord, field: Field) -> Result<Option<&'r str>, String> {
+        match self.fields[field as usize] {
+            None => Ok(None),
+            Some(i) => text_cell(record, i),
+        }
+    }
+}
+
+fn text_cell(record: &csv::ByteRecord, i: usize) -> Result<Option<&str>, String> {
+    let Some(raw) = record.get(i) else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| format!("column {} is not UTF-8", i + 1))?;
+    let text = text.trim();
+    if text.len() > IMPORT_TEXT_LEN_MAX {
+        return Err(format!(
+            "column {} is longer than {IMPORT_TEXT_LEN_MAX} bytes",
+            i + 1
+        ));
+    }
+    Ok(if text.is_empty() { None } else { Some(text) })
+}
+
+// ---------------------------------------------------------------------------
+// Import: one row, parsed
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VoucherType {
+    Discount,
+    Gift,
+}
+
+/// A row with every cell checked; what depends on the stored state (the
+/// campaign's template, an existing code) is resolved by the writer job.
+#[derive(Debug)]
+struct ParsedRow {
+    row: u64,
+    code: Code,
+    voucher_type: Option<VoucherType>,
+    discount_kind: Option<DiscountKind>,
+    /// The value as a non-negative decimal, read by type later.
+    value: Option<Decimal>,
+    start: Option<Moment>,
+    expiration: Option<Moment>,
+    limit: Option<RedemptionQuantity>,
+    redeemed_quantity: u64,
+    redeemed_amount_minor: i64,
+    active: Option<bool>,
+    category: Option<String>,
+    additional_info: Option<String>,
+    /// The `Metadata` column's object.
+    metadata_json: Option<Metadata>,
+    /// Metadata columns: a key and its text, `None` for an empty cell.
+    metadata_cells: Vec<(usize, Option<String>)>,
+}
+
+fn parse_decimal(text: &str) -> Result<Decimal, String> {
+    let bad = || format!("{text:?} is not a number");
+    let valid = text
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || b == b'.' || (i == 0 && (b == b'-' || b == b'+')));
+    if !valid || text.len() > 40 {
+        return Err(bad());
+    }
+    let value = Decimal::from_str_exact(text).map_err(|_| bad())?;
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(format!("{text:?} is negative"));
+    }
+    Ok(value)
+}
+
+fn parse_count(text: &str, what: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .map_err(|_| format!("{what} {text:?} is not a whole number"))
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("active {text:?} is not true or false")),
+    }
+}
+
+/// A date or instant in the forms Voucherify's import takes; no zone is
+/// UTC.
+fn parse_moment(text: &str, what: &str) -> Result<Moment, String> {
+    let bytes = text.as_bytes();
+    let zoneless_suffix = match bytes.len() {
+        13 if bytes[10] == b'T' => Some(":00:00Z"),
+        16 if bytes[10] == b'T' => Some(":00Z"),
+        19 | 23 if bytes[10] == b'T' => Some("Z"),
+        _ => None,
+    };
+    let parsed = match zoneless_suffix {
+        Some(suffix) => Moment::parse(&format!("{text}{suffix}")),
+        None => Moment::parse(text),
+    };
+    parsed.map_err(|_| format!("{what} {text:?} is not a date"))
+}
+
+fn money_minor(value: Decimal, currency: Currency) -> Result<i64, String> {
+    Money::new(value, currency)
+        .and_then(|m| m.to_minor())
+        .map_err(|e| format!("amount {value}: {e}"))
+}
+
+/// What the parse of a file needs to know.
+#[derive(Debug)]
+struct ParseContext {
+    columns: Columns,
+    currency: Currency,
+    tz: Tz,
+    campaign_type: Option<CampaignType>,
+}
+
+fn parse_row(
+    ctx: &ParseContext,
+    record: &csv::ByteRecord,
+    row: u64,
+) -> Result<ParsedRow, (Option<String>, String)> {
+    let columns = &ctx.columns;
+    let code_text = columns
+        .cell(record, Field::Code)
+        .map_err(|e| (None, e))?
+        .ok_or((None, "missing code".to_owned()))?;
+    let with_code = |reason: String| (Some(code_text.to_owned()), reason);
+    let code = Code::parse(code_text).map_err(|e| with_code(e.to_string()))?;
+    parse_cells(ctx, record, row, code).map_err(with_code)
+}
+
+fn parse_cells(
+    ctx: &ParseContext,
+    record: &csv::ByteRecord,
+    row: u64,
+    code: Code,
+) -> Result<ParsedRow, String> {
+    let columns = &ctx.columns;
+    if record.len() > columns.width {
+        return Err(format!(
+            "{} cells where the header has {}",
+            record.len(),
+            columns.width
+        ));
+    }
+    let voucher_type = match columns.cell(record, Field::VoucherType)? {
+        None => None,
+        Some(text) => Some(match text.to_ascii_uppercase().as_str() {
+            "DISCOUNT_VOUCHER" => VoucherType::Discount,
+            "GIFT_VOUCHER" => VoucherType::Gift,
+            _ => return Err(format!("voucher type {text:?} cannot be imported")),
+        }),
+    };
+    let discount_kind = match columns.cell(record, Field::DiscountType)? {
+        None => None,
+        Some(text) => Some(match text.to_ascii_uppercase().as_str() {
+            "AMOUNT" => DiscountKind::Amount,
+            "PERCENT" => DiscountKind::Percent,
+            "FIXED" => DiscountKind::Fixed,
+            "UNIT" => return Err("UNIT discounts cannot be imported from CSV".to_owned()),
+            _ => return Err(format!("discount type {text:?} is unknown")),
+        }),
+    };
+    if voucher_type == Some(VoucherType::Gift) && discount_kind.is_some() {
+        return Err("a gift voucher has no discount type".to_owned());
+    }
+    let row_type = voucher_type.or(discount_kind.map(|_| VoucherType::Discount));
+    if let (Some(row_type), Some(campaign_type)) = (row_type, ctx.campaign_type) {
+        let matches = matches!(
+            (row_type, campaign_type),
+            (VoucherType::Discount, CampaignType::DiscountCoupons)
+                | (VoucherType::Gift, CampaignType::GiftVouchers)
+        );
+        if !matches {
+            return Err("voucher type does not match the campaign type".to_owned());
+        }
+    }
+    let value = columns
+        .cell(record, Field::Value)?
+        .map(parse_decimal)
+        .transpose()?;
+    let start = columns
+        .cell(record, Field::StartDate)?
+        .map(|t| parse_moment(t, "start date"))
+        .transpose()?;
+    let expiration = columns
+        .cell(record, Field::ExpirationDate)?
+        .map(|t| parse_moment(t, "expiration date"))
+        .transpose()?;
+    let validity = Validity {
+        start,
+        expiration,
+        ..Validity::default()
+    };
+    validity.check(ctx.tz).map_err(|e| e.to_string())?;
+    let limit = match columns.cell(record, Field::RedemptionLimit)? {
+        None => None,
+        Some(text) => {
+            let n = parse_count(text, "redemption limit")?;
+            if n == 0 || n > REDEMPTION_QUANTITY_MAX {
+                return Err(format!(
+                    "redemption limit must be between 1 and {REDEMPTION_QUANTITY_MAX}"
+                ));
+            }
+            Some(RedemptionQuantity::Limited(n))
+        }
+    };
+    let redeemed_quantity = columns
+        .cell(record, Field::RedeemedQuantity)?
+        .map(|t| parse_count(t, "redeemed quantity"))
+        .transpose()?
+        .unwrap_or(0);
+    if let Some(RedemptionQuantity::Limited(n)) = limit {
+        if redeemed_quantity > n {
+            return Err(format!(
+                "redeemed quantity {redeemed_quantity} is above the redemption limit {n}"
+            ));
+        }
+    }
+    let redeemed_amount_minor = match columns.cell(record, Field::RedeemedAmount)? {
+        None => 0,
+        Some(text) => money_minor(parse_decimal(text)?, ctx.currency)?,
+    };
+    let active = columns
+        .cell(record, Field::Active)?
+        .map(parse_bool)
+        .transpose()?;
+    let category = columns.cell(record, Field::Category)?.map(str::to_owned);
+    let additional_info = columns
+        .cell(record, Field::AdditionalInfo)?
+        .map(str::to_owned);
+    let metadata_json = match columns.cell(record, Field::Metadata)? {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Metadata>(text)
+                .map_err(|e| format!("metadata is not a JSON object: {e}"))?,
+        ),
+    };
+    let mut metadata_cells = Vec::with_capacity(columns.metadata.len());
+    for (slot, (i, _)) in columns.metadata.iter().enumerate() {
+        metadata_cells.push((slot, text_cell(record, *i)?.map(str::to_owned)));
+    }
+    Ok(ParsedRow {
+        row,
+        code,
+        voucher_type,
+        discount_kind,
+        value,
+        start,
+        expiration,
+        limit,
+        redeemed_quantity,
+        redeemed_amount_minor,
+        active,
+        category,
+        additional_info,
+        metadata_json,
+        metadata_cells,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Import: the writer job
+
+/// What a batch job knows besides its rows.
+#[derive(Debug)]
+struct Batch {
+    project: ProjectId,
+    campaign_id: Option<i64>,
+    /// Which optional columns the file has.
+    has: [bool; FIELDS],
+    metadata_keys: Vec<String>,
+    now: DateTime<Utc>,
+}
+
+/// The row's metadata on top of `base`: the JSON column replaces, the
+/// metadata columns set (or, empty, remove) their keys.
+fn merged_metadata(
+    batch: &Batch,
+    row: &ParsedRow,
+    base: Metadata,
+) -> Result<Metadata, String> {
+    let mut metadata = row.metadata_json.clone().unwrap_or(base);
+    for (slot, cell) in &row.metadata_cells {
+        let key = &batch.metadata_keys[*slot];
+        match cell {
+            Some(text) => {
+                metadata.insert(key.clone(), Value::Text(text.clone()));
+            }
+            None => {
+                metadata.remove(key);
+            }
+        }
+    }
+    if metadata.len() > METADATA_KEYS_MAX {
+        return Err(format!("more than {METADATA_KEYS_MAX} metadata keys"));
+    }
+    Ok(metadata)
+}
+
+/// A discount value of `kind` worth `value`; a percent keeps the cap of
+/// `like` when it is a percent too.
+fn discount_value(
+    kind: DiscountKind,
+    value: Decimal,
+    currency: Currency,
+    like: Option<&DiscountValue>,
+) -> Result<DiscountValue, String> {
+    let money = || {
+        Money::new(value, currency).map_err(|e| format!("value {value}: {e}"))
+    };
+    Ok(match kind {
+        DiscountKind::Amount => DiscountValue::Amount {
+            amount_off: money()?,
+        },
+        DiscountKind::Percent => DiscountValue::Percent {
+            percent_off: value,
+            amount_limit: match like {
+                Some(DiscountValue::Percent { amount_limit, .. }) => *amount_limit,
+                _ => None,
+            },
+        },
+        DiscountKind::Fixed => DiscountValue::Fixed {
+            fixed_amount: money()?,
+        },
+        DiscountKind::Unit => return Err("UNIT discounts cannot be imported from CSV".to_owned()),
+    })
+}
+
+/// `value` of `kind`, with the effect of `like` (the campaign's or the
+/// existing code's discount) when it is of the same kind, else the
+/// default.
+fn discount_like(
+    kind: DiscountKind,
+    value: Decimal,
+    currency: Currency,
+    like: Option<&Discount>,
+) -> Result<Discount, String> {
+    let like = like.filter(|d| d.value().kind() == kind);
+    let value = discount_value(kind, value, currency, like.map(Discount::value))?;
+    let effect = like
+        .map(Discount::effect)
+        .unwrap_or_else(|| default_effect(&value, ItemTargets::Undefined));
+    Discount::new(value, effect).map_err(|e| e.to_string())
+}
+
+/// What a new code from this row is worth.
+fn new_benefit(
+    row: &ParsedRow,
+    campaign: Option<&CampaignRow>,
+    currency: Currency,
+) -> Result<BenefitSpec, String> {
+    let template = campaign.map(|c| &c.record.spec.template.benefit);
+    let voucher_type = row
+        .voucher_type
+        .or(row.discount_kind.map(|_| VoucherType::Discount))
+        .or(template.map(|t| match t {
+            BenefitSpec::Discount(_) => VoucherType::Discount,
+            BenefitSpec::Gift { .. } => VoucherType::Gift,
+        }))
+        .ok_or("missing voucher type")?;
+    match voucher_type {
+        VoucherType::Gift => {
+            let amount_minor = match (row.value, template) {
+                (Some(value), _) => money_minor(value, currency)?,
+                (None, Some(BenefitSpec::Gift { amount_minor })) => *amount_minor,
+                (None, _) => return Err("missing value".to_owned()),
+            };
+            Ok(BenefitSpec::Gift { amount_minor })
+        }
+        VoucherType::Discount => {
+            let template = match template {
+                Some(BenefitSpec::Discount(d)) => Some(d),
+                _ => None,
+            };
+            let kind = row
+                .discount_kind
+                .or(template.map(|d| d.value().kind()))
+                .ok_or("missing discount type")?;
+            match (row.value, template) {
+                (Some(value), _) => Ok(BenefitSpec::Discount(discount_like(
+                    kind, value, currency, template,
+                )?)),
+                (None, Some(t)) if t.value().kind() == kind => {
+                    Ok(BenefitSpec::Discount(t.clone()))
+                }
+                (None, _) => Err("missing value".to_owned()),
+            }
+        }
+    }
+}
+
+/// JSON of the last value encoded, reused while rows repeat it (a file's
+/// rows usually share their discount and dates).
+#[derive(Debug)]
+struct JsonCache<T> {
+    last: Option<(T, String)>,
+}
+
+impl<T> Default for JsonCache<T> {
+    fn default() -> Self {
+        JsonCache { last: None }
+    }
+}
+
+impl<T: PartialEq + Clone + serde::Serialize> JsonCache<T> {
+    fn encode(&mut self, value: &T) -> Result<&str, StoreError> {
+        let hit = matches!(&self.last, Some((v, _)) if v == value);
+        if !hit {
+            self.last = Some((value.clone(), to_json(value)?));
+        }
+        Ok(self.last.as_ref().map(|(_, json)| json.as_str()).unwrap_or(""))
+    }
+}
+
+/// A refused row, or a failure that aborts the job.
+enum RowError {
+    Refused(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for RowError {
+    fn from(e: StoreError) -> RowError {
+        RowError::Store(e)
+    }
+}
+
+impl From<String> for RowError {
+    fn from(reason: String) -> RowError {
+        RowError::Refused(reason)
+    }
+}
+
+/// Maps a write error: a broken constraint refuses the row (a check this
+/// module missed), anything else aborts.
+fn constraint_or_abort(e: rusqlite::Error) -> RowError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => RowError::Refused(e.to_string()),
+        _ => RowError::Store(crate::error::map(e)),
+    }
+}
+
+/// The state of a batch job: statements' caches and counts.
+struct Importer<'c> {
+    conn: &'c Connection,
+    batch: &'c Batch,
+    project: ProjectRecord,
+    campaign: Option<CampaignRow>,
+    tz: Tz,
+    codes_in_campaign: u64,
+    inserted: u64,
+    discounts: JsonCache<Discount>,
+    validities: JsonCache<Validity>,
+    empty_metadata: String,
+}
+
+/// A code that exists, as an update needs it.
+struct Existing {
+    id: i64,
+    ext_id: String,
+    campaign_id: Option<i64>,
+    benefit: BenefitSpec,
+    gift_balance: Option<i64>,
+    quantity: RedemptionQuantity,
+    redeemed_quantity: u64,
+    validity: Validity,
+    active: bool,
+    category: Option<String>,
+    additional_info: Option<String>,
+    metadata: Metadata,
+}
+
+impl Importer<'_> {
+    fn has(&self, field: Field) -> bool {
+        self.batch.has[field as usize]
+    }
+
+    /// Inserts or updates one row; `Ok(())` when it went in.
+    fn import(&mut self, row: &ParsedRow) -> Result<(), RowError> {
+        let new = new_benefit(row, self.campaign.as_ref(), self.project.spec.currency);
+        let full = self.campaign.is_some() && self.codes_in_campaign >= CODES_PER_CAMPAIGN_MAX;
+        if let (Ok(benefit), false) = (&new, full) {
+            if self.insert(row, benefit)? {
+                return Ok(());
+            }
+        }
+        match self.existing(&row.code)? {
+            Some(existing) => self.update(row, existing),
+            None if full => Err(RowError::Refused(format!(
+                "the campaign has the most codes allowed ({CODES_PER_CAMPAIGN_MAX})"
+            ))),
+            None => Err(RowError::Refused(new.err().unwrap_or_default())),
+        }
+    }
+
+    /// Inserts a new code; `false` when the code exists.
+    fn insert(&mut self, row: &ParsedRow, benefit: &BenefitSpec) -> Result<bool, RowError> {
+        let currency = self.project.spec.currency;
+        let template = self.campaign.as_ref().map(|c| &c.record.spec.template);
+        let quantity = row
+            .limit
+            .or(template.map(|t| t.quantity))
+            .unwrap_or(RedemptionQuantity::Unlimited);
+        if let RedemptionQuantity::Limited(n) = quantity {
+            if row.redeemed_quantity > n {
+                return Err(RowError::Refused(format!(
+                    "redeemed quantity {} is above the redemption limit {n}",
+                    row.redeemed_quantity
+                )));
+            }
+        }
+        let (kind, discount, gift) = match benefit {
+            BenefitSpec::Discount(d) => ("DISCOUNT_VOUCHER", Some(self.discounts.encode(d)?.to_owned()), None),
+            BenefitSpec::Gift { amount_minor } => {
+                // The card's history as the ledger folds it: its amount in,
+                // what was redeemed elsewhere out.
+                let mut ledger = Ledger::new(currency);
+                let mut entries = Vec::with_capacity(2);
+                if *amount_minor > 0 {
+                    entries.push(
+                        ledger
+                            .append(EntryKind::Addition, *amount_minor)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                if row.redeemed_amount_minor > 0 {
+                    entries.push(
+                        ledger
+                            .append(EntryKind::Removal, row.redeemed_amount_minor)
+                            .map_err(|e| format!("redeemed amount: {e}"))?,
+                    );
+                }
+                ("GIFT_VOUCHER", None, Some((*amount_minor, ledger.balance_minor(), entries)))
+            }
+        };
+        let validity = Validity {
+            start: row.start,
+            expiration: row.expiration,
+            ..Validity::default()
+        };
+        let metadata = if row.metadata_json.is_none() && row.metadata_cells.iter().all(|(_, c)| c.is_none()) {
+            self.empty_metadata.clone()
+        } else {
+            to_json(&merged_metadata(self.batch, row, Metadata::new())?)?
+        };
+        let quantity_column = match quantity {
+            RedemptionQuantity::Limited(n) => Some(to_i64(n)?),
+            RedemptionQuantity::Unlimited => None,
+        };
+        let now = to_ms(self.batch.now);
+        let ext_id = new_id("v_");
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO vouchers (project_id, ext_id, code, campaign_id, type, discount,
+                     gift_amount, gift_balance, quantity, redeemed_quantity, redeemed_amount,
+                     active, validity, start_at, expire_at, category, additional_info, metadata,
+                     created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?19)
+                 ON CONFLICT (project_id, code) DO NOTHING",
+            )
+            .store()?
+            .execute(params![
+                self.batch.project.0,
+                ext_id,
+                row.code.as_str(),
+                self.batch.campaign_id,
+                kind,
+                discount,
+                gift.as_ref().map(|g| g.0),
+                gift.as_ref().map(|g| g.1),
+                quantity_column,
+                to_i64(row.redeemed_quantity)?,
+                if gift.is_some() { row.redeemed_amount_minor } else { 0 },
+                row.active.unwrap_or(true),
+                self.validities.encode(&validity)?,
+                validity.start.and_then(|m| m.start_instant(self.tz)).map(to_ms),
+                expiry_instant(&validity, self.tz).map(to_ms),
+                row.category,
+                row.additional_info,
+                metadata,
+                now
+            ])
+            .map_err(constraint_or_abort)?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let id = self.conn.last_insert_rowid();
+        if let Some((_, _, entries)) = gift {
+            for (entry, reason) in entries.iter().zip(["initial amount", "redeemed before import"]) {
+                self.ledger_entry(id, entry, reason)?;
+            }
+        }
+        self.inserted += 1;
+        self.codes_in_campaign += 1;
+        Ok(true)
+    }
+
+    fn ledger_entry(
+        &self,
+        voucher: i64,
+        entry: &voucher_core::ledger::Entry,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let kind = match entry.kind {
+            EntryKind::Redemption => "REDEMPTION",
+            EntryKind::Refund => "REFUND",
+            EntryKind::Addition => "ADDITION",
+            EntryKind::Removal => "REMOVAL",
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO gift_ledger (project_id, ext_id, voucher_id, kind, amount,
+                                          balance_after, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .store()?
+            .execute(params![
+                self.batch.project.0,
+                new_id("vtx_"),
+                voucher,
+                kind,
+                entry.amount_minor,
+                entry.balance_after_minor,
+                reason,
+                to_ms(self.batch.now)
+            ])
+            .store()?;
+        Ok(())
+    }
+
+    fn existing(&self, code: &Code) -> Result<Option<Existing>, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT id, ext_id, campaign_id, type, discount, gift_amount, gift_balance,
+                        quantity, redeemed_quantity, validity, active, category, additional_info,
+                        metadata
+                 FROM vouchers WHERE project_id = ?1 AND code = ?2",
+            )
+            .store()?
+            .query_row(params![self.batch.project.0, code.as_str()], |r| {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<i64>>(6)?,
+                    ),
+                    (
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, String>(9)?,
+                        r.get::<_, bool>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, Option<String>>(12)?,
+                        r.get::<_, String>(13)?,
+                    ),
+                ))
+            })
+            .optional()
+            .store()?;
+        let Some((a, b)) = found else {
+            return Ok(None);
+        };
+        let (id, ext_id, campaign_id, kind, discount, gift_amount, gift_balance) = a;
+        let (quantity, redeemed, validity, active, category, additional_info, metadata) = b;
+        let benefit = match (kind.as_str(), discount, gift_amount) {
+            ("DISCOUNT_VOUCHER", Some(d), _) => BenefitSpec::Discount(from_json(&d)?),
+            ("GIFT_VOUCHER", _, Some(amount_minor)) => BenefitSpec::Gift { amount_minor },
+            (other, _, _) => {
+                return Err(StoreError::Corrupt(format!("voucher {ext_id}: type {other:?}")))
+            }
+        };
+        Ok(Some(Existing {
+            id,
+            ext_id,
+            campaign_id,
+            benefit,
+            gift_balance,
+            quantity: match quantity {
+                Some(q) => RedemptionQuantity::Limited(crate::encode::count(q)?),
+                None => RedemptionQuantity::Unlimited,
+            },
+            redeemed_quantity: crate::encode::count(redeemed)?,
+            validity: from_json(&validity)?,
+            active,
+            category,
+            additional_info,
+            metadata: from_json(&metadata)?,
+        }))
+    }
+
+    /// Updates an existing code from its row.
+    fn update(&mut self, row: &ParsedRow, existing: Existing) -> Result<(), RowError> {
+        let currency = self.project.spec.currency;
+        if existing.campaign_id != self.batch.campaign_id {
+            return Err(RowError::Refused(match existing.campaign_id {
+                Some(_) => "the code exists in another campaign".to_owned(),
+                None => "the code exists outside the campaign".to_owned(),
+            }));
+        }
+        let mut benefit = existing.benefit.clone();
+        let mut balance_change = None;
+        match (&existing.benefit, row.voucher_type) {
+            (BenefitSpec::Discount(_), Some(VoucherType::Gift))
+            | (BenefitSpec::Gift { .. }, Some(VoucherType::Discount)) => {
+                return Err(RowError::Refused(
+                    "It is not possible to change Voucher type".to_owned(),
+                ))
+            }
+            (BenefitSpec::Discount(current), _) => {
+                let kind = current.value().kind();
+                if row.discount_kind.is_some_and(|k| k != kind) {
+                    return Err(RowError::Refused(
+                        "It is not possible to change Voucher discount type".to_owned(),
+                    ));
+                }
+                if let Some(value) = row.value {
+                    benefit = BenefitSpec::Discount(discount_like(
+                        kind,
+                        value,
+                        currency,
+                        Some(current),
+                    )?);
+                }
+            }
+            (BenefitSpec::Gift { amount_minor }, _) => {
+                if row.discount_kind.is_some() {
+                    return Err(RowError::Refused(
+                        "a gift voucher has no discount type".to_owned(),
+                    ));
+                }
+                if let Some(value) = row.value {
+                    let new_amount = money_minor(value, currency)?;
+                    let difference = new_amount - amount_minor;
+                    if difference != 0 {
+                        // The balance moves by what the amount moved, as a
+                        // ledger entry the core checks.
+                        let ledger = Ledger::from_balance(
+                            currency,
+                            existing.gift_balance.unwrap_or(0),
+                        )
+                        .map_err(|e| StoreError::Corrupt(format!("gift balance: {e}")))?;
+                        let kind = if difference > 0 {
+                            EntryKind::Addition
+                        } else {
+                            EntryKind::Removal
+                        };
+                        let entry = ledger
+                            .next(kind, difference.abs())
+                            .map_err(|e| format!("new value: {e}"))?;
+                        balance_change = Some(entry);
+                    }
+                    benefit = BenefitSpec::Gift {
+                        amount_minor: new_amount,
+                    };
+                }
+            }
+        }
+        let mut quantity = existing.quantity;
+        if self.has(Field::RedemptionLimit) {
+            let template = self.campaign.as_ref().map(|c| c.record.spec.template.quantity);
+            quantity = row
+                .limit
+                .or(template)
+                .unwrap_or(RedemptionQuantity::Unlimited);
+            if let RedemptionQuantity::Limited(n) = quantity {
+                if n < existing.redeemed_quantity {
+                    return Err(RowError::Refused(format!(
+                        "redemption limit {n} is below the {} redemptions already made",
+                        existing.redeemed_quantity
+                    )));
+                }
+            }
+        }
+        let mut validity = existing.validity.clone();
+        if self.has(Field::StartDate) {
+            validity.start = row.start;
+        }
+        if self.has(Field::ExpirationDate) {
+            validity.expiration = row.expiration;
+        }
+        validity.check(self.tz).map_err(|e| e.to_string())?;
+        let active = if self.has(Field::Active) {
+            row.active.unwrap_or(true)
+        } else {
+            existing.active
+        };
+        let category = if self.has(Field::Category) {
+            row.category.clone()
+        } else {
+            existing.category.clone()
+        };
+        let additional_info = if self.has(Field::AdditionalInfo) {
+            row.additional_info.clone()
+        } else {
+            existing.additional_info.clone()
+        };
+        let metadata = merged_metadata(self.batch, row, existing.metadata.clone())?;
+        let (discount, gift_amount) = match &benefit {
+            BenefitSpec::Discount(d) => (Some(to_json(d)?), None),
+            BenefitSpec::Gift { amount_minor } => (None, Some(*amount_minor)),
+        };
+        let gift_balance = balance_change
+            .as_ref()
+            .map(|e| e.balance_after_minor)
+            .or(existing.gift_balance);
+        let quantity_column = match quantity {
+            RedemptionQuantity::Limited(n) => Some(to_i64(n)?),
+            RedemptionQuantity::Unlimited => None,
+        };
+        self.conn
+            .prepare_cached(
+                "UPDATE vouchers SET discount = ?2, gift_amount = ?3, gift_balance = ?4,
+                        quantity = ?5, active = ?6, validity = ?7, start_at = ?8, expire_at = ?9,
+                        category = ?10, additional_info = ?11, metadata = ?12, updated_at = ?13
+                 WHERE id = ?1",
+            )
+            .store()?
+            .execute(params![
+                existing.id,
+                discount,
+                gift_amount,
+                gift_balance,
+                quantity_column,
+                active,
+                to_json(&validity)?,
+                validity.start.and_then(|m| m.start_instant(self.tz)).map(to_ms),
+                expiry_instant(&validity, self.tz).map(to_ms),
+                category,
+                additional_info,
+                to_json(&metadata)?,
+                to_ms(self.batch.now)
+            ])
+            .map_err(constraint_or_abort)?;
+        if let Some(entry) = balance_change {
+            self.ledger_entry(existing.id, &entry, "csv import")?;
+            let mut details = Metadata::new();
+            details.insert(
+                "amount".to_owned(),
+                Value::Number(Decimal::from(entry.delta_minor())),
+            );
+            details.insert("reason".to_owned(), Value::Text("csv import".to_owned()));
+            audit(
+                self.conn,
+                self.batch.project,
+                "import",
+                "voucher.balance_changed",
+                ("voucher", &existing.ext_id),
+                &details,
+                self.batch.now,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts one batch; returns the rows done and the rows refused.
+fn import_batch(
+    conn: &Connection,
+    batch: &Batch,
+    rows: &[ParsedRow],
+) -> Result<(u64, Vec<ImportFailure>), StoreError> {
+    let project = load_project(conn, batch.project)?;
+    // Re-read: the campaign may have changed (or gone) since the last batch.
+    let campaign = batch
+        .campaign_id
+        .map(|id| campaign_row_by_id(conn, id))
+        .transpose()?;
+    let tz = campaign
+        .as_ref()
+        .and_then(|c| c.record.spec.time_zone)
+        .unwrap_or(project.spec.time_zone);
+    let mut importer = Importer {
+        conn,
+        batch,
+        codes_in_campaign: campaign.as_ref().map_or(0, |c| c.record.codes_count),
+        project,
+        campaign,
+        tz,
+        inserted: 0,
+        discounts: JsonCache::default(),
+        validities: JsonCache::default(),
+        empty_metadata: to_json(&Metadata::new())?,
+    };
+    let mut done = 0;
+    let mut failed = Vec::new();
+    for row in rows {
+        match importer.import(row) {
+            Ok(()) => done += 1,
+            Err(RowError::Refused(reason)) => failed.push(ImportFailure {
+                row: row.row,
+                code: Some(row.code.as_str().to_owned()),
+                reason,
+            }),
+            Err(RowError::Store(e)) => return Err(e),
+        }
+    }
+    if let (Some(campaign), true) = (batch.campaign_id, importer.inserted > 0) {
+        conn.prepare_cached(
+            "UPDATE campaigns SET codes_count = codes_count + ?2, updated_at = ?3 WHERE id = ?1",
+        )
+        .store()?
+        .execute(params![campaign, to_i64(importer.inserted)?, to_ms(batch.now)])
+        .store()?;
+    }
+    Ok((done, failed))
+}
+
+/// Adds refused rows to a report, listing the first ones.
+fn record_failures(report: &mut ImportReport, failures: impl IntoIterator<Item = ImportFailure>) {
+    for failure in failures {
+        report.failed_count += 1;
+        if report.failed.len() < IMPORT_FAILURES_LISTED_MAX {
+            report.failed.push(failure);
+        }
+    }
+}
+
+/// Merges two lists sorted by row into row order.
+fn merge_by_row(a: Vec<ImportFailure>, b: Vec<ImportFailure>) -> Vec<ImportFailure> {
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.row <= y.row,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        merged.extend(if take_a { a.next() } else { b.next() });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Export
+
+/// `minor` units as major units with the currency's digits (`10.50`).
+fn major(minor: i64, currency: Currency) -> Result<Decimal, StoreError> {
+    Decimal::try_new(minor, currency.minor_unit())
+        .map_err(|e| StoreError::Corrupt(format!("amount {minor}: {e}")))
+}
+
+fn csv_error(e: csv::Error) -> StoreError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => {
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                StoreError::DiskFull
+            } else {
+                StoreError::Io(format!("writing CSV: {e}"))
+            }
+        }
+        other => StoreError::Io(format!("writing CSV: {other:?}")),
+    }
+}
+
+/// The last JSON column decoded into the cells it gives, reused while rows
+/// repeat the same text (a campaign's codes share their discount).
+struct Decoded<const N: usize> {
+    text: Vec<u8>,
+    cells: [String; N],
+}
+
+impl<const N: usize> Decoded<N> {
+    fn new() -> Self {
+        Decoded {
+            text: Vec::new(),
+            cells: std::array::from_fn(|_| String::new()),
+        }
+    }
+
+    fn get(
+        &mut self,
+        text: &[u8],
+        decode: impl FnOnce(&str) -> Result<[String; N], StoreError>,
+    ) -> Result<&[String; N], StoreError> {
+        if self.text != text {
+            let utf8 = std::str::from_utf8(text)
+                .map_err(|_| StoreError::Corrupt("a JSON column is not UTF-8".to_owned()))?;
+            self.cells = decode(utf8)?;
+            self.text.clear();
+            self.text.extend_from_slice(text);
+        }
+        Ok(&self.cells)
+    }
+}
+
+/// A discount's type and value cells.
+fn discount_cells(json: &str, currency: Currency) -> Result<[String; 2], StoreError> {
+    let discount: Discount = from_json(json)?;
+    let money = |m: &Money| -> Result<String, StoreError> {
+        let minor = m
+            .to_minor()
+            .map_err(|e| StoreError::Corrupt(format!("discount amount: {e}")))?;
+        Ok(major(minor, currency)?.to_string())
+    };
+    let value = match discount.value() {
+        DiscountValue::Amount { amount_off } => money(amount_off)?,
+        DiscountValue::Percent { percent_off, .. } => percent_off.normalize().to_string(),
+        DiscountValue::Fixed { fixed_amount } => money(fixed_amount)?,
+        DiscountValue::Unit { unit_off, .. } => unit_off.to_string(),
+    };
+    Ok([discount.value().kind().wire_name().to_owned(), value])
+}
+
+/// A validity's start and expiration cells.
+fn validity_cells(json: &str) -> Result<[String; 2], StoreError> {
+    let validity: Validity = from_json(json)?;
+    let cell = |m: Option<Moment>| m.map(|m| m.to_string()).unwrap_or_default();
+    Ok([cell(validity.start), cell(validity.expiration)])
+}
+
+fn instant_cell(ms: i64) -> Result<String, StoreError> {
+    Ok(from_ms(ms)?.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// The bytes of a text (or empty) column.
+fn text_ref(value: ValueRef<'_>) -> &[u8] {
+    match value {
+        ValueRef::Text(t) | ValueRef::Blob(t) => t,
+        _ => b"",
+    }
+}
+
+fn int_ref(value: ValueRef<'_>) -> Option<i64> {
+    match value {
+        ValueRef::Integer(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// The columns of the voucher export, import-compatible names first.
+const VOUCHER_HEADER: [&str; 17] = [
+    "Code",
+    "Voucher Type",
+    "Value",
+    "Discount Type",
+    "Campaign",
+    "Category",
+    "Start Date",
+    "Expiration Date",
+    "Redemption Limit",
+    "Redeemed Quantity",
+    "Redeemed Amount",
+    "Gift Balance",
+    "Active",
+    "Holder",
+    "Created At",
+    "Additional Info",
+    "Metadata",
+];
+
+/// The columns of the redemption export.
+const REDEMPTION_HEADER: [&str; 15] = [
+    "Id",
+    "Date",
+    "Code",
+    "Campaign",
+    "Customer Id",
+    "Customer Source Id",
+    "Result",
+    "Failure Code",
+    "Amount",
+    "Discount",
+    "Order Id",
+    "Order Source Id",
+    "Order Amount",
+    "Channel",
+    "Rolled Back",
+];
+
+/// A customer's row id by id or source id.
+fn customer_row_id(
+    conn: &Connection,
+    project: ProjectId,
+    id_or_source_id: &str,
+) -> Result<i64, StoreError> {
+    for column in ["ext_id", "source_id"] {
+        let found = conn
+            .prepare_cached(&format!(
+                "SELECT id FROM customers WHERE project_id = ?1 AND {column} = ?2"
+            ))
+            .store()?
+            .query_row(params![project.0, id_or_source_id], |r| r.get::<_, i64>(0))
+            .optional()
+            .store()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::NotFound {
+        resource: "customer",
+        id: id_or_source_id.to_owned(),
+    })
+}
+
+/// An order's row id by id or source id.
+fn order_row_id(conn: &Connection, project: ProjectId, id_or_source_id: &str) -> Result<i64, StoreError> {
+    for column in ["ext_id", "source_id"] {
+        let found = conn
+            .prepare_cached(&format!(
+                "SELECT id FROM orders WHERE project_id = ?1 AND {column} = ?2"
+            ))
+            .store()?
+            .query_row(params![project.0, id_or_source_id], |r| r.get::<_, i64>(0))
+            .optional()
+            .store()?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::NotFound {
+        resource: "order",
+        id: id_or_source_id.to_owned(),
+    })
+}
+
+/// The `WHERE` conditions and parameters of an export, `?1` the project.
+struct Filter {
+    sql: String,
+    params: Vec<SqlValue>,
+}
+
+impl Filter {
+    fn new(project: ProjectId) -> Filter {
+        Filter {
+            sql: String::new(),
+            params: vec![SqlValue::Integer(project.0)],
+        }
+    }
+
+    fn and(&mut self, condition: &str, value: impl Into<SqlValue>) {
+        self.params.push(value.into());
+        let n = self.params.len();
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition.replace('?', &format!("?{n}")));
+    }
+}
+
+fn voucher_filter(
+    conn: &Connection,
+    project: ProjectId,
+    query: &VoucherQuery,
+) -> Result<(Filter, bool), StoreError> {
+    if !query.ids.is_empty() {
+        return Err(StoreError::Invalid {
+            key: "invalid_payload",
+            message: "the voucher export does not filter by ids".to_owned(),
+        });
+    }
+    let mut filter = Filter::new(project);
+    let by_campaign = match &query.campaign {
+        Some(campaign) => {
+            let row = campaign_row(conn, project, campaign)?;
+            filter.and("v.campaign_id = ?", row.id);
+            true
+        }
+        None => false,
+    };
+    if let Some(customer) = &query.customer {
+        filter.and("v.holder_id = ?", customer_row_id(conn, project, customer)?);
+    }
+    if let Some(category) = &query.category {
+        filter.and("v.category = ?", category.clone());
+    }
+    if let Some(active) = query.active {
+        filter.and("v.active = ?", i64::from(active));
+    }
+    if let Some(expired) = query.expired {
+        let now = query.now.ok_or_else(|| StoreError::Invalid {
+            key: "invalid_payload",
+            message: "the expired filter needs an instant".to_owned(),
+        })?;
+        if expired {
+            filter.and("v.expire_at <= ?", to_ms(now));
+        } else {
+            filter.and("(v.expire_at IS NULL OR v.expire_at > ?)", to_ms(now));
+        }
+    }
+    if let Some(prefix) = &query.code_prefix {
+        let n = i64::try_from(prefix.len()).unwrap_or(i64::MAX);
+        filter.and(&format!("substr(v.code, 1, {n}) = ?"), prefix.clone());
+    }
+    let list = &query.list;
+    for (condition, at) in [
+        ("v.created_at > ?", list.created_after),
+        ("v.created_at < ?", list.created_before),
+        ("v.updated_at > ?", list.updated_after),
+        ("v.updated_at < ?", list.updated_before),
+    ] {
+        if let Some(at) = at {
+            filter.and(condition, to_ms(at));
+        }
+    }
+    Ok((filter, by_campaign))
+}
+
+fn redemption_filter(
+    conn: &Connection,
+    project: ProjectId,
+    query: &RedemptionQuery,
+) -> Result<Filter, StoreError> {
+    let mut filter = Filter::new(project);
+    if let Some(campaign) = &query.campaign {
+        filter.and("r.campaign_id = ?", campaign_row(conn, project, campaign)?.id);
+    }
+    if let Some(customer) = &query.customer {
+        filter.and("r.customer_id = ?", customer_row_id(conn, project, customer)?);
+    }
+    if let Some(result) = query.result {
+        let text = match result {
+            RedemptionResult::Success => "SUCCESS",
+            RedemptionResult::Failure => "FAILURE",
+        };
+        filter.and("r.result = ?", text.to_owned());
+    }
+    if let Some(code) = &query.failure_code {
+        filter.and("r.failure_code = ?", code.clone());
+    }
+    if let Some(code) = &query.code {
+        filter.and("r.code = ?", code.clone());
+    }
+    if let Some(order) = &query.order {
+        filter.and("r.order_id = ?", order_row_id(conn, project, order)?);
+    }
+    let list = &query.list;
+    if list.updated_after.is_some() || list.updated_before.is_some() {
+        return Err(StoreError::Invalid {
+            key: "invalid_payload",
+            message: "redemptions are never updated: filter by created dates".to_owned(),
+        });
+    }
+    if let Some(at) = list.created_after {
+        filter.and("r.created_at > ?", to_ms(at));
+    }
+    if let Some(at) = list.created_before {
+        filter.and("r.created_at < ?", to_ms(at));
+    }
+    Ok(filter)
+}
+
+impl BulkStore for SqliteStore {
+    fn import_vouchers_csv(
+        &self,
+        project: ProjectId,
+        campaign: Option<&str>,
+        input: &mut dyn Read,
+        now: DateTime<Utc>,
+    ) -> Result<ImportReport, StoreError> {
+        let (project_record, campaign) = self.read(|conn| {
+            let project_record = load_project(conn, project)?;
+            let campaign = campaign.map(|c| campaign_row(conn, project, c)).transpose()?;
+            Ok((project_record, campaign))
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(input);
+        let mut record = csv::ByteRecord::new();
+        let has_header = reader.read_byte_record(&mut record).map_err(read_error)?;
+        if !has_header {
+            return Err(invalid_csv("the CSV is empty: it needs a header".to_owned()));
+        }
+        let columns = Columns::parse(&record)?;
+        let batch = Arc::new(Batch {
+            project,
+            campaign_id: campaign.as_ref().map(|c| c.id),
+            has: std::array::from_fn(|i| columns.fields[i].is_some()),
+            metadata_keys: columns.metadata.iter().map(|(_, k)| k.clone()).collect(),
+            now,
+        });
+        let ctx = ParseContext {
+            columns,
+            currency: project_record.spec.currency,
+            tz: campaign
+                .as_ref()
+                .and_then(|c| c.record.spec.time_zone)
+                .unwrap_or(project_record.spec.time_zone),
+            campaign_type: campaign.as_ref().map(|c| c.record.spec.campaign_type),
+        };
+        // The caller's thread parses (its reader need not be `Send`); a
+        // helper thread submits each batch to the writer meanwhile.
+        let (sender, receiver) = sync_channel::<(Vec<ParsedRow>, Vec<ImportFailure>)>(1);
+        let mut report = std::thread::scope(|scope| {
+            let submitter = scope.spawn(move || -> Result<ImportReport, StoreError> {
+                let mut report = ImportReport::default();
+                for (rows, parse_failures) in receiver {
+                    let job_batch = Arc::clone(&batch);
+                    let (done, failed) = if rows.is_empty() {
+                        (0, Vec::new())
+                    } else {
+                        self.write(move |conn| import_batch(conn, &job_batch, &rows))?
+                    };
+                    report.done_count += done;
+                    record_failures(&mut report, merge_by_row(parse_failures, failed));
+                }
+                Ok(report)
+            });
+            let parsed = (|| -> Result<(), StoreError> {
+                let mut row = 0u64;
+                let mut rows = Vec::with_capacity(IMPORT_BATCH_ROWS);
+                let mut failures = Vec::new();
+                loop {
+                    let more = match reader.read_byte_record(&mut record) {
+                        Ok(more) => more,
+                        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                            return Err(read_error(e))
+                        }
+                        Err(e) => {
+                            row += 1;
+                            failures.push(ImportFailure {
+                                row,
+                                code: None,
+                                reason: format!("unreadable CSV: {e}"),
+                            });
+                            continue;
+                        }
+                    };
+                    if more {
+                        row += 1;
+                        match parse_row(&ctx, &record, row) {
+                            Ok(parsed) => rows.push(parsed),
+                            Err((code, reason)) => failures.push(ImportFailure { row, code, reason }),
+                        }
+                    }
+                    let full = rows.len() >= IMPORT_BATCH_ROWS
+                        || failures.len() >= IMPORT_BATCH_ROWS;
+                    if full || !more {
+                        let batch = (std::mem::take(&mut rows), std::mem::take(&mut failures));
+                        if sender.send(batch).is_err() {
+                            // The submitter stopped on an error; it reports it.
+                            return Ok(());
+                        }
+                        rows.reserve(IMPORT_BATCH_ROWS);
+                    }
+                    if !more {
+                        return Ok(());
+                    }
+                }
+            })();
+            drop(sender);
+            let submitted = submitter
+                .join()
+                .map_err(|_| StoreError::Io("the import's submitter panicked".to_owned()))?;
+            parsed?;
+            submitted
+        })?;
+        report.failed.sort_by_key(|f| f.row);
+        let (done, failed) = (report.done_count, report.failed_count);
+        self.write(move |conn| {
+            let mut details = Metadata::new();
+            details.insert("done_count".to_owned(), Value::Number(Decimal::from(done)));
+            details.insert("failed_count".to_owned(), Value::Number(Decimal::from(failed)));
+            let object = match &campaign {
+                Some(c) => ("campaign", c.record.id.clone()),
+                None => ("project", project.0.to_string()),
+            };
+            audit(
+                conn,
+                project,
+                "import",
+                "vouchers.imported",
+                (object.0, &object.1),
+                &details,
+                now,
+            )
+        })?;
+        Ok(report)
+    }
+
+    fn export_vouchers_csv(
+        &self,
+        project: ProjectId,
+        query: &VoucherQuery,
+        output: &mut dyn Write,
+    ) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let currency = load_project(conn, project)?.spec.currency;
+            let (filter, by_campaign) = voucher_filter(conn, project, query)?;
+            // Walk an index in its own order: never a sort.
+            let (index, order) = if by_campaign {
+                ("vouchers_campaign", "v.campaign_id, v.id")
+            } else {
+                ("vouchers_created", "v.created_at, v.id")
+            };
+            let sql = format!(
+                "SELECT v.code, v.type, v.discount, v.gift_amount, c.name, v.category, v.validity,
+                        v.quantity, v.redeemed_quantity, v.redeemed_amount, v.gift_balance,
+                        v.active, cu.ext_id, v.created_at, v.additional_info, v.metadata
+                 FROM vouchers v INDEXED BY {index}
+                 LEFT JOIN campaigns c ON c.id = v.campaign_id
+                 LEFT JOIN customers cu ON cu.id = v.holder_id
+                 WHERE v.project_id = ?1{}
+                 ORDER BY {order}",
+                filter.sql
+            );
+            let mut stmt = conn.prepare(&sql).store()?;
+            let mut rows = stmt.query(params_from_iter(filter.params.iter())).store()?;
+            let mut out = csv::Writer::from_writer(output);
+            out.write_record(VOUCHER_HEADER).map_err(csv_error)?;
+            let mut discounts = Decoded::<2>::new();
+            let mut validities = Decoded::<2>::new();
+            let mut written = 0u64;
+            let mut cell = String::new();
+            while let Some(row) = rows.next().store()? {
+                let get = |i: usize| row.get_ref(i).store();
+                out.write_field(text_ref(get(0)?)).map_err(csv_error)?;
+                let kind = text_ref(get(1)?);
+                out.write_field(kind).map_err(csv_error)?;
+                if kind == b"GIFT_VOUCHER" {
+                    let amount = int_ref(get(3)?).unwrap_or(0);
+                    cell.clear();
+                    use std::fmt::Write as _;
+                    let _ = write!(cell, "{}", major(amount, currency)?);
+                    out.write_field(&cell).map_err(csv_error)?;
+                    out.write_field("").map_err(csv_error)?;
+                } else {
+                    let [kind, value] =
+                        discounts.get(text_ref(get(2)?), |json| discount_cells(json, currency))?;
+                    out.write_field(value).map_err(csv_error)?;
+                    out.write_field(kind).map_err(csv_error)?;
+                }
+                out.write_field(text_ref(get(4)?)).map_err(csv_error)?;
+                out.write_field(text_ref(get(5)?)).map_err(csv_error)?;
+                let [start, expiration] = validities.get(text_ref(get(6)?), validity_cells)?;
+                out.write_field(start).map_err(csv_error)?;
+                out.write_field(expiration).map_err(csv_error)?;
+                let number = |cell: &mut String, n: Option<i64>| {
+                    cell.clear();
+                    if let Some(n) = n {
+                        use std::fmt::Write as _;
+                        let _ = write!(cell, "{n}");
+                    }
+                };
+                number(&mut cell, int_ref(get(7)?));
+                out.write_field(&cell).map_err(csv_error)?;
+                number(&mut cell, int_ref(get(8)?));
+                out.write_field(&cell).map_err(csv_error)?;
+                {
+                    use std::fmt::Write as _;
+                    cell.clear();
+                    let _ = write!(cell, "{}", major(int_ref(get(9)?).unwrap_or(0), currency)?);
+                    out.write_field(&cell).map_err(csv_error)?;
+                    cell.clear();
+                    if let Some(balance) = int_ref(get(10)?) {
+                        let _ = write!(cell, "{}", major(balance, currency)?);
+                    }
+                    out.write_field(&cell).map_err(csv_error)?;
+                }
+                let active = int_ref(get(11)?).unwrap_or(0) != 0;
+                out.write_field(if active { "true" } else { "false" })
+                    .map_err(csv_error)?;
+                out.write_field(text_ref(get(12)?)).map_err(csv_error)?;
+                let created = int_ref(get(13)?)
+                    .ok_or_else(|| StoreError::Corrupt("voucher without created_at".to_owned()))?;
+                out.write_field(instant_cell(created)?).map_err(csv_error)?;
+                out.write_field(text_ref(get(14)?)).map_err(csv_error)?;
+                out.write_field(text_ref(get(15)?)).map_err(csv_error)?;
+                out.write_record(None::<&[u8]>).map_err(csv_error)?;
+                written += 1;
+            }
+            out.flush().map_err(|e| csv_error(e.into()))?;
+            Ok(written)
+        })
+    }
+
+    fn export_redemptions_csv(
+        &self,
+        project: ProjectId,
+        query: &RedemptionQuery,
+        output: &mut dyn Write,
+    ) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let currency = load_project(conn, project)?.spec.currency;
+            let filter = redemption_filter(conn, project, query)?;
+            let sql = format!(
+                "SELECT r.ext_id, r.created_at, r.code, c.name, cu.ext_id, cu.source_id, r.result,
+                        r.failure_code, r.amount, r.discount, o.ext_id, o.source_id,
+                        r.order_amount, r.channel, r.state
+                 FROM redemptions r INDEXED BY redemptions_created
+                 LEFT JOIN campaigns c ON c.id = r.campaign_id
+                 LEFT JOIN customers cu ON cu.id = r.customer_id
+                 LEFT JOIN orders o ON o.id = r.order_id
+                 WHERE r.project_id = ?1 AND r.kind != 'parent'{}
+                 ORDER BY r.created_at, r.id",
+                filter.sql
+            );
+            let mut stmt = conn.prepare(&sql).store()?;
+            let mut rows = stmt.query(params_from_iter(filter.params.iter())).store()?;
+            let mut out = csv::Writer::from_writer(output);
+            out.write_record(REDEMPTION_HEADER).map_err(csv_error)?;
+            let mut written = 0u64;
+            let mut cell = String::new();
+            let money = |cell: &mut String, minor: Option<i64>| -> Result<(), StoreError> {
+                use std::fmt::Write as _;
+                cell.clear();
+                if let Some(minor) = minor {
+                    let _ = write!(cell, "{}", major(minor, currency)?);
+                }
+                Ok(())
+            };
+            while let Some(row) = rows.next().store()? {
+                let get = |i: usize| row.get_ref(i).store();
+                out.write_field(text_ref(get(0)?)).map_err(csv_error)?;
+                let created = int_ref(get(1)?)
+                    .ok_or_else(|| StoreError::Corrupt("redemption without date".to_owned()))?;
+                out.write_field(instant_cell(created)?).map_err(csv_error)?;
+                for i in 2..=7 {
+                    out.write_field(text_ref(get(i)?)).map_err(csv_error)?;
+                }
+                for i in [8, 9] {
+                    money(&mut cell, Some(int_ref(get(i)?).unwrap_or(0)))?;
+                    out.write_field(&cell).map_err(csv_error)?;
+                }
+                out.write_field(text_ref(get(10)?)).map_err(csv_error)?;
+                out.write_field(text_ref(get(11)?)).map_err(csv_error)?;
+                money(&mut cell, int_ref(get(12)?))?;
+                out.write_field(&cell).map_err(csv_error)?;
+                out.write_field(text_ref(get(13)?)).map_err(csv_error)?;
+                let rolled_back = text_ref(get(14)?) == b"ROLLED_BACK";
+                out.write_field(if rolled_back { "true" } else { "false" })
+                    .map_err(csv_error)?;
+                out.write_record(None::<&[u8]>).map_err(csv_error)?;
+                written += 1;
+            }
+            out.flush().map_err(|e| csv_error(e.into()))?;
+            Ok(written)
+        })
+    }
+}
+
+fn read_error(e: csv::Error) -> StoreError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => StoreError::Io(format!("reading CSV: {e}")),
+        other => invalid_csv(format!("unreadable CSV: {other:?}")),
+    }
+}

@@ -509,7 +509,7 @@ pub(crate) fn counters(
 }
 
 /// The instant a validity's expiry falls at, for the `expire_at` column.
-fn expiry_instant(validity: &Validity, tz: Tz) -> Option<DateTime<Utc>> {
+pub(crate) fn expiry_instant(validity: &Validity, tz: Tz) -> Option<DateTime<Utc>> {
     match validity.expiration? {
         Moment::Instant(t) => Some(t),
         Moment::Date(d) => Moment::Date(d.succ_opt()?).start_instant(tz),

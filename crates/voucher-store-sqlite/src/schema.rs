@@ -236,6 +236,7 @@ CREATE TABLE publications (
 ) STRICT;
 CREATE INDEX publications_created ON publications(project_id, created_at);
 CREATE INDEX publications_customer ON publications(project_id, customer_id, campaign_id);
+CREATE INDEX publications_campaign ON publications(project_id, campaign_id, created_at);
 
 CREATE TABLE publication_vouchers (
     publication_id INTEGER NOT NULL REFERENCES publications(id),

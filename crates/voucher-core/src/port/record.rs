@@ -905,8 +905,11 @@ pub struct ImportFailure {
 pub struct ImportReport {
     /// Rows that went in (new or updated).
     pub done_count: u64,
-    /// Rows refused, with their row numbers and reasons.
+    /// Rows refused, with their row numbers and reasons: the first ones
+    /// only (a store lists a bounded number, in row order).
     pub failed: Vec<ImportFailure>,
+    /// Rows refused in all, listed or not.
+    pub failed_count: u64,
 }
 
 /// A stored async action (imports, code generation, deletions).

@@ -1,1 +1,522 @@
-//! Filled in by its author.
+//! CSV import and export of vouchers, and the export of redemptions.
+
+use std::time::Instant;
+
+use rust_decimal::Decimal;
+use voucher_core::discount::{Discount, DiscountValue, Effect};
+use voucher_core::money::{Currency, Money};
+use voucher_core::port::{
+    BenefitSpec, BulkStore, CampaignStore, ImportReport, ProjectId, ProjectSpec, ProjectStore,
+    RedemptionQuery, RedemptionResult, StoreError, VoucherQuery, VoucherRecord, VoucherStore,
+};
+use voucher_core::stacking::StackingRules;
+use voucher_core::validity::Moment;
+use voucher_core::value::Value;
+use voucher_core::voucher::{Activity, RedemptionQuantity};
+
+use crate::catalog::{campaign_spec, percent_off, voucher_spec};
+use crate::support::{fixture, t0, Fixture};
+
+fn eur(text: &str) -> Money {
+    Money::parse(text, Currency::EUR).unwrap()
+}
+
+fn amount_off(text: &str) -> BenefitSpec {
+    BenefitSpec::Discount(
+        Discount::new(
+            DiscountValue::Amount {
+                amount_off: eur(text),
+            },
+            Effect::ApplyToOrder,
+        )
+        .unwrap(),
+    )
+}
+
+fn import(f: &Fixture, project: ProjectId, campaign: Option<&str>, csv: &str) -> ImportReport {
+    f.store
+        .import_vouchers_csv(project, campaign, &mut csv.as_bytes(), t0())
+        .unwrap()
+}
+
+/// The refused rows of a report as `(row, code, reason contains)`.
+fn check_failures(report: &ImportReport, expected: &[(u64, Option<&str>, &str)]) {
+    let got: Vec<_> = report
+        .failed
+        .iter()
+        .map(|f| (f.row, f.code.clone(), f.reason.clone()))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+    for ((row, code, reason), (want_row, want_code, want_reason)) in got.iter().zip(expected) {
+        assert_eq!(*row, *want_row, "{got:#?}");
+        assert_eq!(code.as_deref(), *want_code, "{got:#?}");
+        assert!(
+            reason.contains(want_reason),
+            "row {row}: {reason:?} lacks {want_reason:?}"
+        );
+    }
+    assert_eq!(report.failed_count, expected.len() as u64);
+}
+
+fn other_project(f: &Fixture) -> ProjectId {
+    f.store
+        .create_project(
+            &ProjectSpec {
+                name: "other".to_owned(),
+                currency: Currency::EUR,
+                time_zone: chrono_tz::Tz::UTC,
+                stacking: StackingRules::default(),
+            },
+            t0(),
+        )
+        .unwrap()
+        .id
+}
+
+#[test]
+fn good_rows_go_in_bad_rows_are_reported_and_existing_codes_updated() {
+    let f = fixture();
+    let existing = voucher_spec(
+        "OLD-1",
+        amount_off("5.00"),
+        RedemptionQuantity::Limited(3),
+    );
+    f.store.create_voucher(f.project, &existing, t0()).unwrap();
+    let csv = "\
+Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,color
+TEN,DISCOUNT_VOUCHER,10.00,AMOUNT,food,2026-04-01,2026-04-30,5,2,,true,hello,red
+QUARTER,,25,PERCENT,,,,,,,,,
+GIFT-1,GIFT_VOUCHER,50.00,,,,,,,20.00,false,,
+,DISCOUNT_VOUCHER,1.00,AMOUNT,,,,,,,,,
+BAD-VALUE,DISCOUNT_VOUCHER,abc,AMOUNT,,,,,,,,,
+BAD-TYPE,DISCOUNT_VOUCHER,1.00,BOGUS,,,,,,,,,
+BAD-DATES,DISCOUNT_VOUCHER,1.00,AMOUNT,,2026-05-01,2026-04-01,,,,,,
+BAD-LIMIT,DISCOUNT_VOUCHER,1.00,AMOUNT,,,,2,3,,,,
+TEN,DISCOUNT_VOUCHER,12.50,AMOUNT,food,2026-04-01,2026-04-30,5,2,,true,hello,blue
+OLD-1,DISCOUNT_VOUCHER,7.00,AMOUNT,,,,,,,false,,
+OLD-1,,10,PERCENT,,,,,,,,,
+TOO-PRECISE,DISCOUNT_VOUCHER,1.005,AMOUNT,,,,,,,,,
+NO-TYPE,,3.00,,,,,,,,,,
+";
+    let report = import(&f, f.project, None, csv);
+    check_failures(
+        &report,
+        &[
+            (4, None, "missing code"),
+            (5, Some("BAD-VALUE"), "not a number"),
+            (6, Some("BAD-TYPE"), "unknown"),
+            (7, Some("BAD-DATES"), "xpir"),
+            (8, Some("BAD-LIMIT"), "above the redemption limit"),
+            (11, Some("OLD-1"), "discount type"),
+            (12, Some("TOO-PRECISE"), "1.005"),
+            (13, Some("NO-TYPE"), "missing voucher type"),
+        ],
+    );
+    assert_eq!(report.done_count, 5);
+
+    // The second TEN row updated the first: no duplicate, the new value.
+    let ten = f.store.voucher(f.project, "TEN").unwrap();
+    assert_eq!(ten.benefit, amount_off("12.50"));
+    assert_eq!(ten.quantity, RedemptionQuantity::Limited(5));
+    assert_eq!(ten.redeemed_quantity, 2);
+    assert_eq!(ten.category.as_deref(), Some("food"));
+    assert_eq!(ten.additional_info.as_deref(), Some("hello"));
+    assert_eq!(ten.validity.start, Some(Moment::parse("2026-04-01").unwrap()));
+    assert_eq!(
+        ten.validity.expiration,
+        Some(Moment::parse("2026-04-30").unwrap())
+    );
+    assert_eq!(
+        ten.metadata.get("color"),
+        Some(&Value::Text("blue".to_owned()))
+    );
+    let quarter = f.store.voucher(f.project, "QUARTER").unwrap();
+    assert_eq!(quarter.benefit, BenefitSpec::Discount(percent_off(25)));
+    assert_eq!(quarter.quantity, RedemptionQuantity::Unlimited);
+    assert!(quarter.metadata.is_empty(), "{:?}", quarter.metadata);
+    let gift = f.store.voucher(f.project, "GIFT-1").unwrap();
+    assert_eq!(gift.benefit, BenefitSpec::Gift { amount_minor: 5000 });
+    assert_eq!(gift.gift_balance_minor, Some(3000));
+    assert_eq!(gift.redeemed_amount_minor, 2000);
+    assert_eq!(gift.activity, Activity::Disabled);
+    // The existing code was updated in place (same id), not duplicated.
+    let old = f.store.voucher(f.project, "OLD-1").unwrap();
+    assert_eq!(old.benefit, amount_off("7.00"));
+    assert_eq!(old.activity, Activity::Disabled);
+    assert_eq!(old.quantity, RedemptionQuantity::Unlimited);
+}
+
+#[test]
+fn a_campaign_import_takes_the_campaigns_settings() {
+    let f = fixture();
+    let campaign = f
+        .store
+        .create_campaign(
+            f.project,
+            &campaign_spec("Spring", "SP-", 0, BenefitSpec::Discount(percent_off(25))),
+            t0(),
+        )
+        .unwrap();
+    f.store
+        .create_voucher(
+            f.project,
+            &voucher_spec("LOOSE", amount_off("1.00"), RedemptionQuantity::Unlimited),
+            t0(),
+        )
+        .unwrap();
+    let csv = "\
+code,category,active,Voucher Type,Value
+CAMP-1,cats,,,
+CAMP-2,,false,,
+CAMP-3,,,GIFT_VOUCHER,
+LOOSE,,,,
+CAMP-4,,,,30
+";
+    let report = import(&f, f.project, Some("Spring"), csv);
+    check_failures(
+        &report,
+        &[
+            (3, Some("CAMP-3"), "does not match the campaign type"),
+            (4, Some("LOOSE"), "outside the campaign"),
+        ],
+    );
+    assert_eq!(report.done_count, 3);
+    let one = f.store.voucher(f.project, "CAMP-1").unwrap();
+    assert_eq!(one.benefit, BenefitSpec::Discount(percent_off(25)));
+    assert_eq!(one.quantity, RedemptionQuantity::Limited(1));
+    assert_eq!(
+        one.campaign,
+        Some((campaign.id.clone(), "Spring".to_owned()))
+    );
+    assert_eq!(one.category.as_deref(), Some("cats"));
+    assert_eq!(
+        f.store.voucher(f.project, "CAMP-2").unwrap().activity,
+        Activity::Disabled
+    );
+    assert_eq!(
+        f.store.voucher(f.project, "CAMP-4").unwrap().benefit,
+        BenefitSpec::Discount(percent_off(30))
+    );
+    assert_eq!(f.store.campaign(f.project, "Spring").unwrap().codes_count, 3);
+    // The same file again updates: nothing new, nothing refused but the
+    // same two rows.
+    let again = import(&f, f.project, Some(&campaign.id), csv);
+    assert_eq!((again.done_count, again.failed_count), (3, 2));
+    assert_eq!(f.store.campaign(f.project, "Spring").unwrap().codes_count, 3);
+    // Another project cannot import into this campaign.
+    let other = other_project(&f);
+    assert!(matches!(
+        f.store
+            .import_vouchers_csv(other, Some("Spring"), &mut csv.as_bytes(), t0()),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_gift_cards_new_value_moves_its_balance_through_the_ledger() {
+    let f = fixture();
+    let csv = "Code,Voucher Type,Value,Redeemed Amount\nCARD,GIFT_VOUCHER,50.00,20.00\n";
+    assert_eq!(import(&f, f.project, None, csv).done_count, 1);
+    let card = |f: &Fixture| f.store.voucher(f.project, "CARD").unwrap();
+    assert_eq!(card(&f).gift_balance_minor, Some(3000));
+    // Up by 10: the balance follows; the redeemed amount of a known card is
+    // the store's own.
+    let report = import(&f, f.project, None, "Code,Value,Redeemed Amount\nCARD,60.00,0\n");
+    assert_eq!((report.done_count, report.failed_count), (1, 0));
+    assert_eq!(card(&f).gift_balance_minor, Some(4000));
+    assert_eq!(card(&f).redeemed_amount_minor, 2000);
+    // Down by more than the balance: refused, nothing changed.
+    let report = import(&f, f.project, None, "Code,Value\nCARD,10.00\n");
+    check_failures(&report, &[(1, Some("CARD"), "gift amount exceeded")]);
+    assert_eq!(card(&f).gift_balance_minor, Some(4000));
+    assert_eq!(card(&f).benefit, BenefitSpec::Gift { amount_minor: 6000 });
+    // Spent more than its value: refused at import.
+    let report = import(
+        &f,
+        f.project,
+        None,
+        "Code,Voucher Type,Value,Redeemed Amount\nCARD-2,GIFT_VOUCHER,5.00,6.00\n",
+    );
+    check_failures(&report, &[(1, Some("CARD-2"), "redeemed amount")]);
+}
+
+#[test]
+fn a_file_without_code_column_or_header_is_refused() {
+    let f = fixture();
+    for csv in ["", "Value,Category\n1.00,x\n", "Code,Code\nA,B\n"] {
+        let result = f
+            .store
+            .import_vouchers_csv(f.project, None, &mut csv.as_bytes(), t0());
+        assert!(
+            matches!(
+                result,
+                Err(StoreError::Invalid {
+                    key: "invalid_payload",
+                    ..
+                })
+            ),
+            "{csv:?}: {result:?}"
+        );
+    }
+}
+
+/// The fields an export carries, for comparing two projects' vouchers.
+fn portable(v: &VoucherRecord) -> impl PartialEq + std::fmt::Debug {
+    (
+        v.code.clone(),
+        v.benefit.clone(),
+        v.gift_balance_minor,
+        v.quantity,
+        v.redeemed_quantity,
+        v.redeemed_amount_minor,
+        v.validity.clone(),
+        v.activity,
+        v.category.clone(),
+        v.additional_info.clone(),
+        v.metadata.clone(),
+    )
+}
+
+fn export(f: &Fixture, project: ProjectId, query: &VoucherQuery) -> (u64, String) {
+    let mut out = Vec::new();
+    let n = f
+        .store
+        .export_vouchers_csv(project, query, &mut out)
+        .unwrap();
+    (n, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn an_export_imports_into_a_new_project_as_the_same_codes() {
+    let f = fixture();
+    let campaign = f
+        .store
+        .create_campaign(
+            f.project,
+            &campaign_spec("Spring", "SP-", 20, BenefitSpec::Discount(percent_off(25))),
+            t0(),
+        )
+        .unwrap();
+    f.store
+        .generate_codes(f.project, &campaign.id, 20, 1, t0())
+        .unwrap();
+    let csv = "\
+Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,note,Metadata
+A-1,DISCOUNT_VOUCHER,10.00,AMOUNT,food,2026-04-01,2026-04-30T21:59:00.000Z,5,2,,true,\"with, comma\",x,\"{\"\"n\"\": 3, \"\"list\"\": [\"\"a\"\"]}\"
+A-2,DISCOUNT_VOUCHER,99.99,FIXED,,,,,,,false,,,
+G-1,GIFT_VOUCHER,50.00,,,,,,,12.34,,,,
+P-1,DISCOUNT_VOUCHER,12.5,PERCENT,,2026-01-01T10:00,,,,,,,\"line
+break\",
+";
+    let report = import(&f, f.project, None, csv);
+    assert_eq!((report.done_count, report.failed_count), (4, 0), "{report:?}");
+    let (written, exported) = export(&f, f.project, &VoucherQuery::default());
+    assert_eq!(written, 24);
+    assert_eq!(exported.lines().next().unwrap().split(',').count(), 17);
+
+    let other = other_project(&f);
+    let report = import(&f, other, None, &exported);
+    assert_eq!((report.done_count, report.failed_count), (24, 0), "{report:?}");
+    let (again_written, _) = export(&f, other, &VoucherQuery::default());
+    assert_eq!(again_written, 24);
+    for voucher in ["A-1", "A-2", "G-1", "P-1"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(
+            f.store
+                .vouchers_of(f.project, &campaign.id)
+                .into_iter(),
+        )
+    {
+        let before = f.store.voucher(f.project, &voucher).unwrap();
+        let after = f.store.voucher(other, &voucher).unwrap();
+        assert_eq!(portable(&before), portable(&after), "{voucher}");
+    }
+    let a1 = f.store.voucher(other, "A-1").unwrap();
+    assert_eq!(
+        a1.metadata.get("note"),
+        Some(&Value::Text("x".to_owned()))
+    );
+    assert_eq!(a1.metadata.get("n"), Some(&Value::Number(Decimal::from(3))));
+
+    // A campaign's export holds its codes only.
+    let query = VoucherQuery {
+        campaign: Some("Spring".to_owned()),
+        ..VoucherQuery::default()
+    };
+    let (n, text) = export(&f, f.project, &query);
+    assert_eq!(n, 20);
+    assert!(text.lines().skip(1).all(|l| l.starts_with("SP-")), "{text}");
+    let query = VoucherQuery {
+        active: Some(false),
+        ..VoucherQuery::default()
+    };
+    assert_eq!(export(&f, f.project, &query).0, 1);
+}
+
+/// The codes of a campaign, through the export.
+trait CampaignCodes {
+    fn vouchers_of(&self, project: ProjectId, campaign: &str) -> Vec<String>;
+}
+
+impl CampaignCodes for voucher_store_sqlite::SqliteStore {
+    fn vouchers_of(&self, project: ProjectId, campaign: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let query = VoucherQuery {
+            campaign: Some(campaign.to_owned()),
+            ..VoucherQuery::default()
+        };
+        self.export_vouchers_csv(project, &query, &mut out).unwrap();
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        reader
+            .records()
+            .map(|r| r.unwrap().get(0).unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// Inserts redemption rows directly: the export only reads them.
+fn insert_redemptions(f: &Fixture, rows: &[(&str, Option<&str>, &str, Option<&str>, i64)]) {
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    for (i, (id, code, result, failure, discount)) in rows.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO redemptions (project_id, ext_id, kind, code, result, state, failure_code,
+                                      discount, order_amount, order_snapshot, channel, metadata,
+                                      created_at)
+             VALUES (?1, ?2, 'single', ?3, ?4, CASE ?4 WHEN 'SUCCESS' THEN 'SUCCEEDED'
+                                                       ELSE 'FAILED' END,
+                     ?5, ?6, 10000, '{}', 'API', '{}', ?7)",
+            rusqlite::params![
+                f.project.0,
+                id,
+                code,
+                result,
+                failure,
+                discount,
+                t0().timestamp_millis() + i as i64
+            ],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn redemptions_export_with_their_filters() {
+    let f = fixture();
+    insert_redemptions(
+        &f,
+        &[
+            ("r_1", Some("TEN"), "SUCCESS", None, 1000),
+            ("rf_2", Some("NOPE"), "FAILURE", Some("resource_not_found"), 0),
+            ("rf_3", Some("TEN"), "FAILURE", Some("quantity_exceeded"), 0),
+        ],
+    );
+    let run = |query: &RedemptionQuery| {
+        let mut out = Vec::new();
+        let n = f
+            .store
+            .export_redemptions_csv(f.project, query, &mut out)
+            .unwrap();
+        (n, String::from_utf8(out).unwrap())
+    };
+    let (n, text) = run(&RedemptionQuery::default());
+    assert_eq!(n, 3);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Id,Date,Code,Campaign,Customer Id,Customer Source Id,Result,Failure Code,Amount,\
+         Discount,Order Id,Order Source Id,Order Amount,Channel,Rolled Back"
+    );
+    assert_eq!(
+        lines[1],
+        "r_1,2026-04-01T12:00:00.000Z,TEN,,,,SUCCESS,,0.00,10.00,,,100.00,API,false"
+    );
+    let failures = RedemptionQuery {
+        result: Some(RedemptionResult::Failure),
+        ..RedemptionQuery::default()
+    };
+    assert_eq!(run(&failures).0, 2);
+    let unknown = RedemptionQuery {
+        failure_code: Some("resource_not_found".to_owned()),
+        ..RedemptionQuery::default()
+    };
+    assert_eq!(run(&unknown).0, 1);
+    let by_code = RedemptionQuery {
+        code: Some("TEN".to_owned()),
+        ..RedemptionQuery::default()
+    };
+    assert_eq!(run(&by_code).0, 2);
+    let other = other_project(&f);
+    let mut out = Vec::new();
+    assert_eq!(
+        f.store
+            .export_redemptions_csv(other, &RedemptionQuery::default(), &mut out)
+            .unwrap(),
+        0
+    );
+}
+
+/// Rows of a large import, `n` codes of every kind.
+fn big_csv(n: usize) -> String {
+    let mut csv = String::from(
+        "Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,\
+         Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,tier\n",
+    );
+    for i in 0..n {
+        let row = match i % 3 {
+            0 => format!("C{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,bulk,2026-01-01,2026-12-31,1,0,,true,,gold\n"),
+            1 => format!("C{i:08},DISCOUNT_VOUCHER,15,PERCENT,bulk,,,5,1,,true,,\n"),
+            _ => format!("C{i:08},GIFT_VOUCHER,25.00,,,,,,,5.00,true,,silver\n"),
+        };
+        csv.push_str(&row);
+    }
+    csv
+}
+
+#[test]
+fn a_large_import_spans_batches_and_keeps_row_numbers() {
+    let f = fixture();
+    let mut csv = big_csv(12_000);
+    csv.push_str("C00000004,DISCOUNT_VOUCHER,1.00,AMOUNT,,,,,,,,,\n");
+    csv.push_str("LAST,DISCOUNT_VOUCHER,-1,AMOUNT,,,,,,,,,\n");
+    let report = import(&f, f.project, None, &csv);
+    check_failures(
+        &report,
+        &[
+            (12_001, Some("C00000004"), "discount type"),
+            (12_002, Some("LAST"), "negative"),
+        ],
+    );
+    assert_eq!(report.done_count, 12_000);
+    let (n, _) = export(&f, f.project, &VoucherQuery::default());
+    assert_eq!(n, 12_000);
+}
+
+/// Rows per second of import and export at 100k rows. A measurement, not
+/// a test: run it with
+/// `cargo test --release -p voucher-store-sqlite --test it bulk::speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn speed() {
+    let f = fixture();
+    let rows = 100_000;
+    let csv = big_csv(rows);
+    let start = Instant::now();
+    let report = import(&f, f.project, None, &csv);
+    let import_secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.done_count, rows as u64);
+    let start = Instant::now();
+    let mut sink = std::io::sink();
+    let n = f
+        .store
+        .export_vouchers_csv(f.project, &VoucherQuery::default(), &mut sink)
+        .unwrap();
+    let export_secs = start.elapsed().as_secs_f64();
+    assert_eq!(n, rows as u64);
+    println!(
+        "import: {rows} rows in {import_secs:.3} s = {:.0} rows/s; export: {:.0} rows/s",
+        rows as f64 / import_secs,
+        rows as f64 / export_secs
+    );
+}
