@@ -63,8 +63,8 @@ use voucher_core::ledger::{EntryKind, Ledger};
 use voucher_core::limits::{CODES_PER_CAMPAIGN_MAX, METADATA_KEYS_MAX, REDEMPTION_QUANTITY_MAX};
 use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
-    BenefitSpec, BulkStore, ImportFailure, ImportReport, ProjectId, ProjectRecord,
-    RedemptionQuery, RedemptionResult, StoreError, VoucherQuery,
+    BenefitSpec, BulkStore, ImportFailure, ImportReport, ProjectId, ProjectRecord, RedemptionQuery,
+    RedemptionResult, StoreError, VoucherQuery,
 };
 use voucher_core::validity::{Moment, Validity};
 use voucher_core::value::{Metadata, Value};
@@ -197,7 +197,11 @@ impl Columns {
     }
 
     /// The trimmed cell of `field`, `None` when absent or empty.
-    fn cell<'r>(&self, record: &'r csv::ByteRecord, field: Field) -> Result<Option<&'r str>, String> {
+    fn cell<'r>(
+        &self,
+        record: &'r csv::ByteRecord,
+        field: Field,
+    ) -> Result<Option<&'r str>, String> {
         match self.fields[field as usize] {
             None => Ok(None),
             Some(i) => text_cell(record, i),
@@ -475,11 +479,7 @@ struct Batch {
 
 /// The row's metadata on top of `base`: the JSON column replaces, the
 /// metadata columns set (or, empty, remove) their keys.
-fn merged_metadata(
-    batch: &Batch,
-    row: &ParsedRow,
-    base: Metadata,
-) -> Result<Metadata, String> {
+fn merged_metadata(batch: &Batch, row: &ParsedRow, base: Metadata) -> Result<Metadata, String> {
     let mut metadata = row.metadata_json.clone().unwrap_or(base);
     for (slot, cell) in &row.metadata_cells {
         let key = &batch.metadata_keys[*slot];
@@ -506,9 +506,7 @@ fn discount_value(
     currency: Currency,
     like: Option<&DiscountValue>,
 ) -> Result<DiscountValue, String> {
-    let money = || {
-        Money::new(value, currency).map_err(|e| format!("value {value}: {e}"))
-    };
+    let money = || Money::new(value, currency).map_err(|e| format!("value {value}: {e}"));
     Ok(match kind {
         DiscountKind::Amount => DiscountValue::Amount {
             amount_off: money()?,
@@ -581,35 +579,60 @@ fn new_benefit(
                 (Some(value), _) => Ok(BenefitSpec::Discount(discount_like(
                     kind, value, currency, template,
                 )?)),
-                (None, Some(t)) if t.value().kind() == kind => {
-                    Ok(BenefitSpec::Discount(t.clone()))
-                }
+                (None, Some(t)) if t.value().kind() == kind => Ok(BenefitSpec::Discount(t.clone())),
                 (None, _) => Err("missing value".to_owned()),
             }
         }
     }
 }
 
-/// JSON of the last value encoded, reused while rows repeat it (a file's
-/// rows usually share their discount and dates).
-#[derive(Debug)]
-struct JsonCache<T> {
-    last: Option<(T, String)>,
+/// The JSON of the last discount encoded, reused while rows repeat it (a
+/// file's rows usually share their discount).
+#[derive(Debug, Default)]
+struct DiscountJson {
+    last: Option<(Discount, String)>,
 }
 
-impl<T> Default for JsonCache<T> {
-    fn default() -> Self {
-        JsonCache { last: None }
+impl DiscountJson {
+    fn encode(&mut self, discount: &Discount) -> Result<&str, StoreError> {
+        let hit = matches!(&self.last, Some((d, _)) if d == discount);
+        if !hit {
+            self.last = Some((discount.clone(), to_json(discount)?));
+        }
+        Ok(self.last.as_ref().map_or("", |(_, json)| json.as_str()))
     }
 }
 
-impl<T: PartialEq + Clone + serde::Serialize> JsonCache<T> {
-    fn encode(&mut self, value: &T) -> Result<&str, StoreError> {
-        let hit = matches!(&self.last, Some((v, _)) if v == value);
+/// The columns of a validity: its JSON, and the instants it starts and
+/// expires at in the zone.
+#[derive(Debug)]
+struct ValidityColumns {
+    json: String,
+    start_ms: Option<i64>,
+    expire_ms: Option<i64>,
+}
+
+/// The last validity's columns, reused while rows repeat their dates.
+#[derive(Debug, Default)]
+struct ValidityCache {
+    last: Option<(Validity, ValidityColumns)>,
+}
+
+impl ValidityCache {
+    fn encode(&mut self, validity: &Validity, tz: Tz) -> Result<&ValidityColumns, StoreError> {
+        let hit = matches!(&self.last, Some((v, _)) if v == validity);
         if !hit {
-            self.last = Some((value.clone(), to_json(value)?));
+            let columns = ValidityColumns {
+                json: to_json(validity)?,
+                start_ms: validity.start.and_then(|m| m.start_instant(tz)).map(to_ms),
+                expire_ms: expiry_instant(validity, tz).map(to_ms),
+            };
+            self.last = Some((validity.clone(), columns));
         }
-        Ok(self.last.as_ref().map(|(_, json)| json.as_str()).unwrap_or(""))
+        self.last
+            .as_ref()
+            .map(|(_, columns)| columns)
+            .ok_or_else(|| StoreError::Io("validity cache is empty".to_owned()))
     }
 }
 
@@ -649,10 +672,20 @@ struct Importer<'c> {
     tz: Tz,
     codes_in_campaign: u64,
     inserted: u64,
-    discounts: JsonCache<Discount>,
-    validities: JsonCache<Validity>,
+    insert: rusqlite::CachedStatement<'c>,
+    discounts: DiscountJson,
+    validities: ValidityCache,
     empty_metadata: String,
 }
+
+/// A new code, or nothing when the code exists.
+const INSERT_VOUCHER: &str = "INSERT INTO vouchers (project_id, ext_id, code, campaign_id, type,
+        discount, gift_amount, gift_balance, quantity, redeemed_quantity, redeemed_amount, active,
+        validity, start_at, expire_at, category, additional_info, metadata, created_at,
+        updated_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19, ?19)
+    ON CONFLICT (project_id, code) DO NOTHING";
 
 /// A code that exists, as an update needs it.
 struct Existing {
@@ -710,7 +743,7 @@ impl Importer<'_> {
             }
         }
         let (kind, discount, gift) = match benefit {
-            BenefitSpec::Discount(d) => ("DISCOUNT_VOUCHER", Some(self.discounts.encode(d)?.to_owned()), None),
+            BenefitSpec::Discount(d) => ("DISCOUNT_VOUCHER", Some(d), None),
             BenefitSpec::Gift { amount_minor } => {
                 // The card's history as the ledger folds it: its amount in,
                 // what was redeemed elsewhere out.
@@ -730,40 +763,40 @@ impl Importer<'_> {
                             .map_err(|e| format!("redeemed amount: {e}"))?,
                     );
                 }
-                ("GIFT_VOUCHER", None, Some((*amount_minor, ledger.balance_minor(), entries)))
+                (
+                    "GIFT_VOUCHER",
+                    None,
+                    Some((*amount_minor, ledger.balance_minor(), entries)),
+                )
             }
         };
+        let discount = discount.map(|d| self.discounts.encode(d)).transpose()?;
         let validity = Validity {
             start: row.start,
             expiration: row.expiration,
             ..Validity::default()
         };
-        let metadata = if row.metadata_json.is_none() && row.metadata_cells.iter().all(|(_, c)| c.is_none()) {
-            self.empty_metadata.clone()
+        let validity = self.validities.encode(&validity, self.tz)?;
+        let metadata_given =
+            row.metadata_json.is_some() || row.metadata_cells.iter().any(|(_, c)| c.is_some());
+        let metadata = if metadata_given {
+            Some(to_json(&merged_metadata(
+                self.batch,
+                row,
+                Metadata::new(),
+            )?)?)
         } else {
-            to_json(&merged_metadata(self.batch, row, Metadata::new())?)?
+            None
         };
         let quantity_column = match quantity {
             RedemptionQuantity::Limited(n) => Some(to_i64(n)?),
             RedemptionQuantity::Unlimited => None,
         };
-        let now = to_ms(self.batch.now);
-        let ext_id = new_id("v_");
         let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO vouchers (project_id, ext_id, code, campaign_id, type, discount,
-                     gift_amount, gift_balance, quantity, redeemed_quantity, redeemed_amount,
-                     active, validity, start_at, expire_at, category, additional_info, metadata,
-                     created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18, ?19, ?19)
-                 ON CONFLICT (project_id, code) DO NOTHING",
-            )
-            .store()?
+            .insert
             .execute(params![
                 self.batch.project.0,
-                ext_id,
+                new_id("v_"),
                 row.code.as_str(),
                 self.batch.campaign_id,
                 kind,
@@ -772,15 +805,19 @@ impl Importer<'_> {
                 gift.as_ref().map(|g| g.1),
                 quantity_column,
                 to_i64(row.redeemed_quantity)?,
-                if gift.is_some() { row.redeemed_amount_minor } else { 0 },
+                if gift.is_some() {
+                    row.redeemed_amount_minor
+                } else {
+                    0
+                },
                 row.active.unwrap_or(true),
-                self.validities.encode(&validity)?,
-                validity.start.and_then(|m| m.start_instant(self.tz)).map(to_ms),
-                expiry_instant(&validity, self.tz).map(to_ms),
+                validity.json,
+                validity.start_ms,
+                validity.expire_ms,
                 row.category,
                 row.additional_info,
-                metadata,
-                now
+                metadata.as_deref().unwrap_or(&self.empty_metadata),
+                to_ms(self.batch.now)
             ])
             .map_err(constraint_or_abort)?;
         if inserted == 0 {
@@ -788,7 +825,10 @@ impl Importer<'_> {
         }
         let id = self.conn.last_insert_rowid();
         if let Some((_, _, entries)) = gift {
-            for (entry, reason) in entries.iter().zip(["initial amount", "redeemed before import"]) {
+            for (entry, reason) in entries
+                .iter()
+                .zip(["initial amount", "redeemed before import"])
+            {
                 self.ledger_entry(id, entry, reason)?;
             }
         }
@@ -873,7 +913,9 @@ impl Importer<'_> {
             ("DISCOUNT_VOUCHER", Some(d), _) => BenefitSpec::Discount(from_json(&d)?),
             ("GIFT_VOUCHER", _, Some(amount_minor)) => BenefitSpec::Gift { amount_minor },
             (other, _, _) => {
-                return Err(StoreError::Corrupt(format!("voucher {ext_id}: type {other:?}")))
+                return Err(StoreError::Corrupt(format!(
+                    "voucher {ext_id}: type {other:?}"
+                )))
             }
         };
         Ok(Some(Existing {
@@ -921,12 +963,8 @@ impl Importer<'_> {
                     ));
                 }
                 if let Some(value) = row.value {
-                    benefit = BenefitSpec::Discount(discount_like(
-                        kind,
-                        value,
-                        currency,
-                        Some(current),
-                    )?);
+                    benefit =
+                        BenefitSpec::Discount(discount_like(kind, value, currency, Some(current))?);
                 }
             }
             (BenefitSpec::Gift { amount_minor }, _) => {
@@ -941,11 +979,9 @@ impl Importer<'_> {
                     if difference != 0 {
                         // The balance moves by what the amount moved, as a
                         // ledger entry the core checks.
-                        let ledger = Ledger::from_balance(
-                            currency,
-                            existing.gift_balance.unwrap_or(0),
-                        )
-                        .map_err(|e| StoreError::Corrupt(format!("gift balance: {e}")))?;
+                        let ledger =
+                            Ledger::from_balance(currency, existing.gift_balance.unwrap_or(0))
+                                .map_err(|e| StoreError::Corrupt(format!("gift balance: {e}")))?;
                         let kind = if difference > 0 {
                             EntryKind::Addition
                         } else {
@@ -964,7 +1000,10 @@ impl Importer<'_> {
         }
         let mut quantity = existing.quantity;
         if self.has(Field::RedemptionLimit) {
-            let template = self.campaign.as_ref().map(|c| c.record.spec.template.quantity);
+            let template = self
+                .campaign
+                .as_ref()
+                .map(|c| c.record.spec.template.quantity);
             quantity = row
                 .limit
                 .or(template)
@@ -1030,7 +1069,10 @@ impl Importer<'_> {
                 quantity_column,
                 active,
                 to_json(&validity)?,
-                validity.start.and_then(|m| m.start_instant(self.tz)).map(to_ms),
+                validity
+                    .start
+                    .and_then(|m| m.start_instant(self.tz))
+                    .map(to_ms),
                 expiry_instant(&validity, self.tz).map(to_ms),
                 category,
                 additional_info,
@@ -1084,8 +1126,9 @@ fn import_batch(
         campaign,
         tz,
         inserted: 0,
-        discounts: JsonCache::default(),
-        validities: JsonCache::default(),
+        insert: conn.prepare_cached(INSERT_VOUCHER).store()?,
+        discounts: DiscountJson::default(),
+        validities: ValidityCache::default(),
         empty_metadata: to_json(&Metadata::new())?,
     };
     let mut done = 0;
@@ -1106,7 +1149,11 @@ fn import_batch(
             "UPDATE campaigns SET codes_count = codes_count + ?2, updated_at = ?3 WHERE id = ?1",
         )
         .store()?
-        .execute(params![campaign, to_i64(importer.inserted)?, to_ms(batch.now)])
+        .execute(params![
+            campaign,
+            to_i64(importer.inserted)?,
+            to_ms(batch.now)
+        ])
         .store()?;
     }
     Ok((done, failed))
@@ -1159,18 +1206,22 @@ fn csv_error(e: csv::Error) -> StoreError {
     }
 }
 
-/// The last JSON column decoded into the cells it gives, reused while rows
-/// repeat the same text (a campaign's codes share their discount).
+/// JSON columns decoded into the cells they give, for the last few texts
+/// seen: rows repeat a handful of discounts and validities (a campaign's
+/// codes share theirs), so most rows decode nothing.
 struct Decoded<const N: usize> {
-    text: Vec<u8>,
-    cells: [String; N],
+    entries: Vec<(Vec<u8>, [String; N])>,
+    next: usize,
 }
+
+/// Texts a [`Decoded`] remembers.
+const DECODED_ENTRIES: usize = 16;
 
 impl<const N: usize> Decoded<N> {
     fn new() -> Self {
         Decoded {
-            text: Vec::new(),
-            cells: std::array::from_fn(|_| String::new()),
+            entries: Vec::with_capacity(DECODED_ENTRIES),
+            next: 0,
         }
     }
 
@@ -1179,14 +1230,44 @@ impl<const N: usize> Decoded<N> {
         text: &[u8],
         decode: impl FnOnce(&str) -> Result<[String; N], StoreError>,
     ) -> Result<&[String; N], StoreError> {
-        if self.text != text {
-            let utf8 = std::str::from_utf8(text)
-                .map_err(|_| StoreError::Corrupt("a JSON column is not UTF-8".to_owned()))?;
-            self.cells = decode(utf8)?;
-            self.text.clear();
-            self.text.extend_from_slice(text);
+        let found = self.entries.iter().position(|(t, _)| t.as_slice() == text);
+        let slot = match found {
+            Some(slot) => slot,
+            None => {
+                let utf8 = std::str::from_utf8(text)
+                    .map_err(|_| StoreError::Corrupt("a JSON column is not UTF-8".to_owned()))?;
+                let entry = (text.to_vec(), decode(utf8)?);
+                // Round robin: cheap, and good enough for a few hot texts.
+                if self.entries.len() < DECODED_ENTRIES {
+                    self.entries.push(entry);
+                    self.entries.len() - 1
+                } else {
+                    let slot = self.next;
+                    self.entries[slot] = entry;
+                    self.next = (slot + 1) % DECODED_ENTRIES;
+                    slot
+                }
+            }
+        };
+        Ok(&self.entries[slot].1)
+    }
+}
+
+/// The last instant formatted: rows written together share their
+/// creation instant.
+#[derive(Default)]
+struct InstantCell {
+    ms: Option<i64>,
+    text: String,
+}
+
+impl InstantCell {
+    fn get(&mut self, ms: i64) -> Result<&str, StoreError> {
+        if self.ms != Some(ms) {
+            self.text = from_ms(ms)?.to_rfc3339_opts(SecondsFormat::Millis, true);
+            self.ms = Some(ms);
         }
-        Ok(&self.cells)
+        Ok(&self.text)
     }
 }
 
@@ -1213,10 +1294,6 @@ fn validity_cells(json: &str) -> Result<[String; 2], StoreError> {
     let validity: Validity = from_json(json)?;
     let cell = |m: Option<Moment>| m.map(|m| m.to_string()).unwrap_or_default();
     Ok([cell(validity.start), cell(validity.expiration)])
-}
-
-fn instant_cell(ms: i64) -> Result<String, StoreError> {
-    Ok(from_ms(ms)?.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// The bytes of a text (or empty) column.
@@ -1300,7 +1377,11 @@ fn customer_row_id(
 }
 
 /// An order's row id by id or source id.
-fn order_row_id(conn: &Connection, project: ProjectId, id_or_source_id: &str) -> Result<i64, StoreError> {
+fn order_row_id(
+    conn: &Connection,
+    project: ProjectId,
+    id_or_source_id: &str,
+) -> Result<i64, StoreError> {
     for column in ["ext_id", "source_id"] {
         let found = conn
             .prepare_cached(&format!(
@@ -1407,10 +1488,16 @@ fn redemption_filter(
 ) -> Result<Filter, StoreError> {
     let mut filter = Filter::new(project);
     if let Some(campaign) = &query.campaign {
-        filter.and("r.campaign_id = ?", campaign_row(conn, project, campaign)?.id);
+        filter.and(
+            "r.campaign_id = ?",
+            campaign_row(conn, project, campaign)?.id,
+        );
     }
     if let Some(customer) = &query.customer {
-        filter.and("r.customer_id = ?", customer_row_id(conn, project, customer)?);
+        filter.and(
+            "r.customer_id = ?",
+            customer_row_id(conn, project, customer)?,
+        );
     }
     if let Some(result) = query.result {
         let text = match result {
@@ -1454,7 +1541,9 @@ impl BulkStore for SqliteStore {
     ) -> Result<ImportReport, StoreError> {
         let (project_record, campaign) = self.read(|conn| {
             let project_record = load_project(conn, project)?;
-            let campaign = campaign.map(|c| campaign_row(conn, project, c)).transpose()?;
+            let campaign = campaign
+                .map(|c| campaign_row(conn, project, c))
+                .transpose()?;
             Ok((project_record, campaign))
         })?;
         let mut reader = csv::ReaderBuilder::new()
@@ -1464,7 +1553,9 @@ impl BulkStore for SqliteStore {
         let mut record = csv::ByteRecord::new();
         let has_header = reader.read_byte_record(&mut record).map_err(read_error)?;
         if !has_header {
-            return Err(invalid_csv("the CSV is empty: it needs a header".to_owned()));
+            return Err(invalid_csv(
+                "the CSV is empty: it needs a header".to_owned(),
+            ));
         }
         let columns = Columns::parse(&record)?;
         let batch = Arc::new(Batch {
@@ -1506,30 +1597,19 @@ impl BulkStore for SqliteStore {
                 let mut rows = Vec::with_capacity(IMPORT_BATCH_ROWS);
                 let mut failures = Vec::new();
                 loop {
-                    let more = match reader.read_byte_record(&mut record) {
-                        Ok(more) => more,
-                        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                            return Err(read_error(e))
-                        }
-                        Err(e) => {
-                            row += 1;
-                            failures.push(ImportFailure {
-                                row,
-                                code: None,
-                                reason: format!("unreadable CSV: {e}"),
-                            });
-                            continue;
-                        }
-                    };
+                    // Byte records of a flexible reader fail only on I/O.
+                    let more = reader.read_byte_record(&mut record).map_err(read_error)?;
                     if more {
                         row += 1;
                         match parse_row(&ctx, &record, row) {
                             Ok(parsed) => rows.push(parsed),
-                            Err((code, reason)) => failures.push(ImportFailure { row, code, reason }),
+                            Err((code, reason)) => {
+                                failures.push(ImportFailure { row, code, reason })
+                            }
                         }
                     }
-                    let full = rows.len() >= IMPORT_BATCH_ROWS
-                        || failures.len() >= IMPORT_BATCH_ROWS;
+                    let full =
+                        rows.len() >= IMPORT_BATCH_ROWS || failures.len() >= IMPORT_BATCH_ROWS;
                     if full || !more {
                         let batch = (std::mem::take(&mut rows), std::mem::take(&mut failures));
                         if sender.send(batch).is_err() {
@@ -1555,7 +1635,10 @@ impl BulkStore for SqliteStore {
         self.write(move |conn| {
             let mut details = Metadata::new();
             details.insert("done_count".to_owned(), Value::Number(Decimal::from(done)));
-            details.insert("failed_count".to_owned(), Value::Number(Decimal::from(failed)));
+            details.insert(
+                "failed_count".to_owned(),
+                Value::Number(Decimal::from(failed)),
+            );
             let object = match &campaign {
                 Some(c) => ("campaign", c.record.id.clone()),
                 None => ("project", project.0.to_string()),
@@ -1605,6 +1688,7 @@ impl BulkStore for SqliteStore {
             out.write_record(VOUCHER_HEADER).map_err(csv_error)?;
             let mut discounts = Decoded::<2>::new();
             let mut validities = Decoded::<2>::new();
+            let mut created_cells = InstantCell::default();
             let mut written = 0u64;
             let mut cell = String::new();
             while let Some(row) = rows.next().store()? {
@@ -1658,7 +1742,8 @@ impl BulkStore for SqliteStore {
                 out.write_field(text_ref(get(12)?)).map_err(csv_error)?;
                 let created = int_ref(get(13)?)
                     .ok_or_else(|| StoreError::Corrupt("voucher without created_at".to_owned()))?;
-                out.write_field(instant_cell(created)?).map_err(csv_error)?;
+                out.write_field(created_cells.get(created)?)
+                    .map_err(csv_error)?;
                 out.write_field(text_ref(get(14)?)).map_err(csv_error)?;
                 out.write_field(text_ref(get(15)?)).map_err(csv_error)?;
                 out.write_record(None::<&[u8]>).map_err(csv_error)?;
@@ -1695,6 +1780,7 @@ impl BulkStore for SqliteStore {
             let mut out = csv::Writer::from_writer(output);
             out.write_record(REDEMPTION_HEADER).map_err(csv_error)?;
             let mut written = 0u64;
+            let mut dates = InstantCell::default();
             let mut cell = String::new();
             let money = |cell: &mut String, minor: Option<i64>| -> Result<(), StoreError> {
                 use std::fmt::Write as _;
@@ -1709,7 +1795,7 @@ impl BulkStore for SqliteStore {
                 out.write_field(text_ref(get(0)?)).map_err(csv_error)?;
                 let created = int_ref(get(1)?)
                     .ok_or_else(|| StoreError::Corrupt("redemption without date".to_owned()))?;
-                out.write_field(instant_cell(created)?).map_err(csv_error)?;
+                out.write_field(dates.get(created)?).map_err(csv_error)?;
                 for i in 2..=7 {
                     out.write_field(text_ref(get(i)?)).map_err(csv_error)?;
                 }

@@ -50,7 +50,9 @@ fn status_from(text: &str) -> Result<ActionStatus, StoreError> {
         "IN_PROGRESS" => Ok(ActionStatus::InProgress),
         "DONE" => Ok(ActionStatus::Done),
         "FAILED" => Ok(ActionStatus::Failed),
-        other => Err(StoreError::Corrupt(format!("async action status {other:?}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "async action status {other:?}"
+        ))),
     }
 }
 
@@ -73,7 +75,11 @@ fn action_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ActionRecord, Store
     })())
 }
 
-fn load_action(conn: &Connection, project: ProjectId, id: &str) -> Result<ActionRecord, StoreError> {
+fn load_action(
+    conn: &Connection,
+    project: ProjectId,
+    id: &str,
+) -> Result<ActionRecord, StoreError> {
     conn.prepare_cached(
         "SELECT ext_id, kind, status, record, created_at, updated_at
          FROM async_actions WHERE project_id = ?1 AND ext_id = ?2",
@@ -139,19 +145,21 @@ fn cutoff(now: DateTime<Utc>, retention: Duration) -> i64 {
 
 /// The purges, each one chunked `DELETE` bounded by `?2` rows, older than
 /// the cutoff `?1`. Failed attempts of unknown codes are looked up per
-/// project (their index leads with it); stacked parents are left alone
-/// (their children would dangle), except failed ones with no child left.
+/// project through the index of failures by reason, oldest first, so a
+/// chunk reads the rows it deletes and not the project's other
+/// redemptions; stacked parents are left alone (their children would
+/// dangle), except failed ones with no child left.
 const PURGE_UNKNOWN_CODES: &str = "DELETE FROM redemptions WHERE id IN (
-        SELECT id FROM redemptions
+        SELECT id FROM redemptions INDEXED BY redemptions_result
         WHERE project_id = ?3 AND result = 'FAILURE' AND failure_code = 'resource_not_found'
           AND voucher_id IS NULL AND kind != 'parent' AND created_at < ?1
-        LIMIT ?2)";
+        ORDER BY id LIMIT ?2)";
 const PURGE_EMPTY_PARENTS: &str = "DELETE FROM redemptions WHERE id IN (
-        SELECT p.id FROM redemptions p
+        SELECT p.id FROM redemptions p INDEXED BY redemptions_result
         WHERE p.project_id = ?3 AND p.result = 'FAILURE' AND p.failure_code = 'resource_not_found'
           AND p.voucher_id IS NULL AND p.kind = 'parent' AND p.created_at < ?1
           AND NOT EXISTS (SELECT 1 FROM redemptions c WHERE c.parent_id = p.id)
-        LIMIT ?2)";
+        ORDER BY p.id LIMIT ?2)";
 const PURGE_IDEMPOTENCY: &str = "DELETE FROM idempotency_keys WHERE id IN (
         SELECT id FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)";
 const PURGE_EVENTS: &str = "DELETE FROM events WHERE id IN (
@@ -420,16 +428,10 @@ impl MaintenanceStore for SqliteStore {
             removed += self.purge_chunks(PURGE_UNKNOWN_CODES, unknown, Some(project))?;
             removed += self.purge_chunks(PURGE_EMPTY_PARENTS, unknown, Some(project))?;
         }
-        removed += self.purge_chunks(
-            PURGE_IDEMPOTENCY,
-            cutoff(now, retention.idempotency),
-            None,
-        )?;
-        removed += self.purge_chunks(
-            PURGE_EVENTS,
-            cutoff(now, retention.delivered_events),
-            None,
-        )?;
+        removed +=
+            self.purge_chunks(PURGE_IDEMPOTENCY, cutoff(now, retention.idempotency), None)?;
+        removed +=
+            self.purge_chunks(PURGE_EVENTS, cutoff(now, retention.delivered_events), None)?;
         Ok(removed)
     }
 

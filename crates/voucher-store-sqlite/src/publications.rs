@@ -21,8 +21,8 @@ use sha2::{Digest, Sha256};
 use voucher_core::code_pattern::CodePattern;
 use voucher_core::limits::{ID_LEN_MAX, METADATA_KEYS_MAX};
 use voucher_core::port::{
-    CustomerSpec, JoinOnce, Page, ProjectId, PublicationQuery, PublicationRecord,
-    PublicationSpec, PublicationStore, PublicationTarget, SortOrder, StoreError, VoucherSpec,
+    CustomerSpec, JoinOnce, Page, ProjectId, PublicationQuery, PublicationRecord, PublicationSpec,
+    PublicationStore, PublicationTarget, SortOrder, StoreError, VoucherSpec,
 };
 use voucher_core::validity::Validity;
 use voucher_core::value::Metadata;
@@ -177,7 +177,12 @@ fn upsert_customer(
                     "UPDATE customers SET source_id = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1",
                 )
                 .store()?
-                .execute(params![id, merged.source_id, stored_form(&merged)?, to_ms(now)])
+                .execute(params![
+                    id,
+                    merged.source_id,
+                    stored_form(&merged)?,
+                    to_ms(now)
+                ])
                 .map_err(|e| duplicate(e, &merged.source_id))?;
             }
             Ok(CustomerRef { id, ext_id })
@@ -211,7 +216,7 @@ fn publication_record(conn: &Connection, id: i64) -> Result<PublicationRecord, S
         .ok_or_else(|| StoreError::Corrupt(format!("publication row {id} is missing")))?;
     let voucher_ids: Vec<i64> = conn
         .prepare_cached(
-            "SELECT voucher_id FROM publication_vouchers WHERE publication_id = ?1 ORDER BY rowid",
+            "SELECT voucher_id FROM publication_vouchers WHERE publication_id = ?1 ORDER BY voucher_id",
         )
         .store()?
         .query_map([id], |r| r.get(0))
@@ -285,15 +290,18 @@ fn free_codes(
     count: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {
+    // The index of unpublished codes: published ones are never read again.
     conn.prepare_cached(
-        "SELECT id FROM vouchers
+        "SELECT id FROM vouchers INDEXED BY vouchers_unpublished
          WHERE campaign_id = ?1 AND holder_id IS NULL AND project_id = ?2 AND active = 1
            AND (expire_at IS NULL OR expire_at > ?3)
            AND (quantity IS NULL OR redeemed_quantity < quantity)
          ORDER BY id LIMIT ?4",
     )
     .store()?
-    .query_map(params![campaign, project.0, to_ms(now), count], |r| r.get(0))
+    .query_map(params![campaign, project.0, to_ms(now), count], |r| {
+        r.get(0)
+    })
     .store()?
     .collect::<Result<_, _>>()
     .store()
@@ -520,7 +528,16 @@ impl PublicationStore for SqliteStore {
                 has_more: false,
                 next_cursor: None,
             };
-            let mut sql = String::from("FROM publications p");
+            // The most selective filter drives: a code's few publications,
+            // a customer's, a campaign's (its index keeps the order), else
+            // the project's by date.
+            let sql = String::from(if query.code.is_some() {
+                "FROM publication_vouchers pv CROSS JOIN publications p ON p.id = pv.publication_id"
+            } else if query.customer.is_some() {
+                "FROM publications p INDEXED BY publications_customer"
+            } else {
+                "FROM publications p"
+            });
             let mut conditions = String::from(" WHERE p.project_id = ?1");
             let mut values = vec![SqlValue::Integer(project.0)];
             let mut push = |condition: &str, value: SqlValue, values: &mut Vec<SqlValue>| {
@@ -531,15 +548,19 @@ impl PublicationStore for SqliteStore {
                 let Some(voucher) = voucher_row(conn, project, code)? else {
                     return Ok(empty());
                 };
-                values.push(SqlValue::Integer(voucher.id));
-                sql.push_str(&format!(
-                    " JOIN publication_vouchers pv ON pv.publication_id = p.id AND pv.voucher_id = ?{}",
-                    values.len()
-                ));
+                push(
+                    " AND pv.voucher_id = ?",
+                    SqlValue::Integer(voucher.id),
+                    &mut values,
+                );
             }
             if let Some(campaign) = &query.campaign {
                 match campaign_row(conn, project, campaign) {
-                    Ok(row) => push(" AND p.campaign_id = ?", SqlValue::Integer(row.id), &mut values),
+                    Ok(row) => push(
+                        " AND p.campaign_id = ?",
+                        SqlValue::Integer(row.id),
+                        &mut values,
+                    ),
                     Err(StoreError::NotFound { .. }) => return Ok(empty()),
                     Err(e) => return Err(e),
                 }
@@ -559,13 +580,25 @@ impl PublicationStore for SqliteStore {
                 let Some(customer) = found else {
                     return Ok(empty());
                 };
-                push(" AND p.customer_id = ?", SqlValue::Integer(customer), &mut values);
+                push(
+                    " AND p.customer_id = ?",
+                    SqlValue::Integer(customer),
+                    &mut values,
+                );
             }
             if let Some(at) = list.created_after {
-                push(" AND p.created_at > ?", SqlValue::Integer(to_ms(at)), &mut values);
+                push(
+                    " AND p.created_at > ?",
+                    SqlValue::Integer(to_ms(at)),
+                    &mut values,
+                );
             }
             if let Some(at) = list.created_before {
-                push(" AND p.created_at < ?", SqlValue::Integer(to_ms(at)), &mut values);
+                push(
+                    " AND p.created_at < ?",
+                    SqlValue::Integer(to_ms(at)),
+                    &mut values,
+                );
             }
             let total: i64 = conn
                 .prepare(&format!("SELECT COUNT(*) {sql}{conditions}"))

@@ -76,11 +76,7 @@ fn other_project(f: &Fixture) -> ProjectId {
 #[test]
 fn good_rows_go_in_bad_rows_are_reported_and_existing_codes_updated() {
     let f = fixture();
-    let existing = voucher_spec(
-        "OLD-1",
-        amount_off("5.00"),
-        RedemptionQuantity::Limited(3),
-    );
+    let existing = voucher_spec("OLD-1", amount_off("5.00"), RedemptionQuantity::Limited(3));
     f.store.create_voucher(f.project, &existing, t0()).unwrap();
     let csv = "\
 Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,color
@@ -121,7 +117,10 @@ NO-TYPE,,3.00,,,,,,,,,,
     assert_eq!(ten.redeemed_quantity, 2);
     assert_eq!(ten.category.as_deref(), Some("food"));
     assert_eq!(ten.additional_info.as_deref(), Some("hello"));
-    assert_eq!(ten.validity.start, Some(Moment::parse("2026-04-01").unwrap()));
+    assert_eq!(
+        ten.validity.start,
+        Some(Moment::parse("2026-04-01").unwrap())
+    );
     assert_eq!(
         ten.validity.expiration,
         Some(Moment::parse("2026-04-30").unwrap())
@@ -197,12 +196,18 @@ CAMP-4,,,,30
         f.store.voucher(f.project, "CAMP-4").unwrap().benefit,
         BenefitSpec::Discount(percent_off(30))
     );
-    assert_eq!(f.store.campaign(f.project, "Spring").unwrap().codes_count, 3);
+    assert_eq!(
+        f.store.campaign(f.project, "Spring").unwrap().codes_count,
+        3
+    );
     // The same file again updates: nothing new, nothing refused but the
     // same two rows.
     let again = import(&f, f.project, Some(&campaign.id), csv);
     assert_eq!((again.done_count, again.failed_count), (3, 2));
-    assert_eq!(f.store.campaign(f.project, "Spring").unwrap().codes_count, 3);
+    assert_eq!(
+        f.store.campaign(f.project, "Spring").unwrap().codes_count,
+        3
+    );
     // Another project cannot import into this campaign.
     let other = other_project(&f);
     assert!(matches!(
@@ -221,7 +226,12 @@ fn a_gift_cards_new_value_moves_its_balance_through_the_ledger() {
     assert_eq!(card(&f).gift_balance_minor, Some(3000));
     // Up by 10: the balance follows; the redeemed amount of a known card is
     // the store's own.
-    let report = import(&f, f.project, None, "Code,Value,Redeemed Amount\nCARD,60.00,0\n");
+    let report = import(
+        &f,
+        f.project,
+        None,
+        "Code,Value,Redeemed Amount\nCARD,60.00,0\n",
+    );
     assert_eq!((report.done_count, report.failed_count), (1, 0));
     assert_eq!(card(&f).gift_balance_minor, Some(4000));
     assert_eq!(card(&f).redeemed_amount_minor, 2000);
@@ -309,34 +319,35 @@ P-1,DISCOUNT_VOUCHER,12.5,PERCENT,,2026-01-01T10:00,,,,,,,\"line
 break\",
 ";
     let report = import(&f, f.project, None, csv);
-    assert_eq!((report.done_count, report.failed_count), (4, 0), "{report:?}");
+    assert_eq!(
+        (report.done_count, report.failed_count),
+        (4, 0),
+        "{report:?}"
+    );
     let (written, exported) = export(&f, f.project, &VoucherQuery::default());
     assert_eq!(written, 24);
     assert_eq!(exported.lines().next().unwrap().split(',').count(), 17);
 
     let other = other_project(&f);
     let report = import(&f, other, None, &exported);
-    assert_eq!((report.done_count, report.failed_count), (24, 0), "{report:?}");
+    assert_eq!(
+        (report.done_count, report.failed_count),
+        (24, 0),
+        "{report:?}"
+    );
     let (again_written, _) = export(&f, other, &VoucherQuery::default());
     assert_eq!(again_written, 24);
     for voucher in ["A-1", "A-2", "G-1", "P-1"]
         .into_iter()
         .map(str::to_owned)
-        .chain(
-            f.store
-                .vouchers_of(f.project, &campaign.id)
-                .into_iter(),
-        )
+        .chain(f.store.vouchers_of(f.project, &campaign.id))
     {
         let before = f.store.voucher(f.project, &voucher).unwrap();
         let after = f.store.voucher(other, &voucher).unwrap();
         assert_eq!(portable(&before), portable(&after), "{voucher}");
     }
     let a1 = f.store.voucher(other, "A-1").unwrap();
-    assert_eq!(
-        a1.metadata.get("note"),
-        Some(&Value::Text("x".to_owned()))
-    );
+    assert_eq!(a1.metadata.get("note"), Some(&Value::Text("x".to_owned())));
     assert_eq!(a1.metadata.get("n"), Some(&Value::Number(Decimal::from(3))));
 
     // A campaign's export holds its codes only.
@@ -375,10 +386,14 @@ impl CampaignCodes for voucher_store_sqlite::SqliteStore {
     }
 }
 
+/// A redemption row: id, code, result, failure code, discount.
+type Seeded<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, i64);
+
 /// Inserts redemption rows directly: the export only reads them.
-fn insert_redemptions(f: &Fixture, rows: &[(&str, Option<&str>, &str, Option<&str>, i64)]) {
+fn insert_redemptions(f: &Fixture, rows: &[Seeded<'_>]) {
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
     for (i, (id, code, result, failure, discount)) in rows.iter().enumerate() {
         conn.execute(
             "INSERT INTO redemptions (project_id, ext_id, kind, code, result, state, failure_code,
@@ -408,7 +423,13 @@ fn redemptions_export_with_their_filters() {
         &f,
         &[
             ("r_1", Some("TEN"), "SUCCESS", None, 1000),
-            ("rf_2", Some("NOPE"), "FAILURE", Some("resource_not_found"), 0),
+            (
+                "rf_2",
+                Some("NOPE"),
+                "FAILURE",
+                Some("resource_not_found"),
+                0,
+            ),
             ("rf_3", Some("TEN"), "FAILURE", Some("quantity_exceeded"), 0),
         ],
     );
@@ -493,30 +514,101 @@ fn a_large_import_spans_batches_and_keeps_row_numbers() {
     assert_eq!(n, 12_000);
 }
 
-/// Rows per second of import and export at 100k rows. A measurement, not
-/// a test: run it with
-/// `cargo test --release -p voucher-store-sqlite --test it bulk::speed -- --ignored --nocapture`.
+/// Rows per second of import and export at 100k rows, beside a bare
+/// `INSERT` of similar rows as the baseline. A measurement, not a test:
+/// `cargo test --release -p voucher-store-sqlite --test it bulk::speed --
+/// --ignored --nocapture`.
 #[test]
 #[ignore]
 fn speed() {
+    const ROWS: usize = 100_000;
     let f = fixture();
-    let rows = 100_000;
-    let csv = big_csv(rows);
-    let start = Instant::now();
-    let report = import(&f, f.project, None, &csv);
-    let import_secs = start.elapsed().as_secs_f64();
-    assert_eq!(report.done_count, rows as u64);
-    let start = Instant::now();
-    let mut sink = std::io::sink();
-    let n = f
-        .store
-        .export_vouchers_csv(f.project, &VoucherQuery::default(), &mut sink)
-        .unwrap();
-    let export_secs = start.elapsed().as_secs_f64();
-    assert_eq!(n, rows as u64);
+    let rate = |secs: f64| ROWS as f64 / secs;
+    let timed = |work: &mut dyn FnMut()| {
+        let start = Instant::now();
+        work();
+        start.elapsed().as_secs_f64()
+    };
+    let mixed = big_csv(ROWS);
+    let mixed_secs = timed(&mut || {
+        assert_eq!(import(&f, f.project, None, &mixed).done_count, ROWS as u64);
+    });
+    let other = other_project(&f);
+    let mut codes = String::from("Code,Voucher Type,Value,Discount Type,Redemption Limit\n");
+    for i in 0..ROWS {
+        codes.push_str(&format!("D{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,1\n"));
+    }
+    let codes_secs = timed(&mut || {
+        assert_eq!(import(&f, other, None, &codes).done_count, ROWS as u64);
+    });
+    let mut exports = Vec::new();
+    for project in [f.project, other] {
+        exports.push(timed(&mut || {
+            let n = f
+                .store
+                .export_vouchers_csv(project, &VoucherQuery::default(), &mut std::io::sink())
+                .unwrap();
+            assert_eq!(n, ROWS as u64);
+        }));
+    }
+    let bare_secs = timed(&mut || bare_insert(&f, ROWS));
     println!(
-        "import: {rows} rows in {import_secs:.3} s = {:.0} rows/s; export: {:.0} rows/s",
-        rows as f64 / import_secs,
-        rows as f64 / export_secs
+        "import: mixed {:.0} rows/s, discount codes {:.0} rows/s; export: mixed {:.0} rows/s, \
+         discount codes {:.0} rows/s; bare INSERT baseline {:.0} rows/s",
+        rate(mixed_secs),
+        rate(codes_secs),
+        rate(exports[0]),
+        rate(exports[1]),
+        rate(bare_secs)
     );
+}
+
+/// `rows` voucher rows inserted with one prepared statement, 5,000 per
+/// transaction, into a third project: what an import cannot beat.
+fn bare_insert(f: &Fixture, rows: usize) {
+    let project = f
+        .store
+        .create_project(
+            &ProjectSpec {
+                name: "bare".to_owned(),
+                currency: Currency::EUR,
+                time_zone: chrono_tz::Tz::UTC,
+                stacking: StackingRules::default(),
+            },
+            t0(),
+        )
+        .unwrap()
+        .id;
+    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536")
+        .unwrap();
+    let discount = r#"{"value":{"type":"AMOUNT","amount_off":{"amount":"10.00","currency":"EUR"}},"effect":"APPLY_TO_ORDER"}"#;
+    let validity =
+        r#"{"start":null,"expiration":null,"days_of_week":null,"daily_hours":[],"timeframe":null}"#;
+    for batch in 0..rows.div_ceil(5_000) {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO vouchers (project_id, ext_id, code, type, discount, quantity, active,
+                                       validity, metadata, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'DISCOUNT_VOUCHER', ?4, 1, 1, ?5, '{}', ?6, ?6)",
+            )
+            .unwrap();
+        for i in batch * 5_000..((batch + 1) * 5_000).min(rows) {
+            let ext_id = format!("v_{:020x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            stmt.execute(rusqlite::params![
+                project.0,
+                ext_id,
+                format!("B{i:08}"),
+                discount,
+                validity,
+                t0().timestamp_millis()
+            ])
+            .unwrap();
+        }
+        drop(stmt);
+        conn.execute_batch("COMMIT").unwrap();
+    }
 }
