@@ -22,17 +22,22 @@
 //!   (`2020-03-11`, `2020-03-11T09`, `...T09:00`, `...T09:00:00`, with or
 //!   without `.SSS` and a zone; no zone means UTC).
 //! - `Redemption Limit`: empty is the campaign's quantity, or unlimited.
-//!   `Redeemed Quantity` and, for gift cards, `Redeemed Amount` carry history
-//!   over from another system (the card's balance is its value minus what
-//!   was redeemed, as two ledger entries); both are ignored for discount
-//!   vouchers' amounts and for codes that already exist, whose counters are
-//!   the store's own.
+//!   `Redeemed Quantity` and, for gift cards, `Redeemed Amount` and `Gift
+//!   Balance` carry history over from another system: the card's ledger
+//!   gets its value in and what was spent out, down to the balance given
+//!   (else its value minus the redeemed amount). They are ignored for codes
+//!   that already exist, whose counters are the store's own.
 //! - `Active` (`true`/`false`, empty: true), `Category`, `Additional Info`.
 //! - Every other column is a metadata key (its cell a text value; an empty
 //!   cell leaves the key out), except the columns only the export writes:
 //!   `Metadata` (the metadata as JSON, which the import reads back) and
-//!   `Campaign`, `Gift Balance`, `Holder`, `Created At` (ignored), so that an
-//!   export imports again.
+//!   `Campaign`, `Holder`, `Created At` (ignored), so that an export imports
+//!   again.
+//!
+//! An import is atomic per batch, not as a whole: one that fails midway
+//! (unreadable input, a full disk) returns the error and keeps the batches
+//! written before it; importing the file again is safe (what went in is
+//! updated to the same values).
 //!
 //! A code that exists (in the same campaign, or standalone for a
 //! standalone import) is updated: its value (never its type or discount
@@ -84,6 +89,8 @@ pub(crate) const IMPORT_FAILURES_LISTED_MAX: usize = ACTION_FAILURES_LISTED_MAX;
 /// Longest text cell an import takes (category, additional info,
 /// metadata).
 const IMPORT_TEXT_LEN_MAX: usize = 4_096;
+/// Longest `Metadata` cell (a JSON object) an import takes.
+const IMPORT_METADATA_LEN_MAX: usize = 65_536;
 
 // ---------------------------------------------------------------------------
 // Import: the file's columns
@@ -104,9 +111,10 @@ enum Field {
     Active,
     AdditionalInfo,
     Metadata,
+    GiftBalance,
 }
 
-const FIELDS: usize = 13;
+const FIELDS: usize = 14;
 
 impl Field {
     /// The field a header names, compared without case, spaces and
@@ -132,7 +140,8 @@ impl Field {
             "active" => Field::Active,
             "additionalinfo" => Field::AdditionalInfo,
             "metadata" => Field::Metadata,
-            "campaign" | "giftbalance" | "holder" | "createdat" => return Err(()),
+            "giftbalance" => Field::GiftBalance,
+            "campaign" | "holder" | "createdat" => return Err(()),
             _ => return Ok(None),
         }))
     }
@@ -204,22 +213,25 @@ impl Columns {
     ) -> Result<Option<&'r str>, String> {
         match self.fields[field as usize] {
             None => Ok(None),
-            Some(i) => text_cell(record, i),
+            Some(i) => {
+                let max = match field {
+                    Field::Metadata => IMPORT_METADATA_LEN_MAX,
+                    _ => IMPORT_TEXT_LEN_MAX,
+                };
+                text_cell(record, i, max)
+            }
         }
     }
 }
 
-fn text_cell(record: &csv::ByteRecord, i: usize) -> Result<Option<&str>, String> {
+fn text_cell(record: &csv::ByteRecord, i: usize, max: usize) -> Result<Option<&str>, String> {
     let Some(raw) = record.get(i) else {
         return Ok(None);
     };
     let text = std::str::from_utf8(raw).map_err(|_| format!("column {} is not UTF-8", i + 1))?;
     let text = text.trim();
-    if text.len() > IMPORT_TEXT_LEN_MAX {
-        return Err(format!(
-            "column {} is longer than {IMPORT_TEXT_LEN_MAX} bytes",
-            i + 1
-        ));
+    if text.len() > max {
+        return Err(format!("column {} is longer than {max} bytes", i + 1));
     }
     Ok(if text.is_empty() { None } else { Some(text) })
 }
@@ -248,6 +260,7 @@ struct ParsedRow {
     limit: Option<RedemptionQuantity>,
     redeemed_quantity: u64,
     redeemed_amount_minor: i64,
+    gift_balance_minor: Option<i64>,
     active: Option<bool>,
     category: Option<String>,
     additional_info: Option<String>,
@@ -425,6 +438,10 @@ fn parse_cells(
         None => 0,
         Some(text) => money_minor(parse_decimal(text)?, ctx.currency)?,
     };
+    let gift_balance_minor = columns
+        .cell(record, Field::GiftBalance)?
+        .map(|text| money_minor(parse_decimal(text)?, ctx.currency))
+        .transpose()?;
     let active = columns
         .cell(record, Field::Active)?
         .map(parse_bool)
@@ -442,7 +459,10 @@ fn parse_cells(
     };
     let mut metadata_cells = Vec::with_capacity(columns.metadata.len());
     for (slot, (i, _)) in columns.metadata.iter().enumerate() {
-        metadata_cells.push((slot, text_cell(record, *i)?.map(str::to_owned)));
+        metadata_cells.push((
+            slot,
+            text_cell(record, *i, IMPORT_TEXT_LEN_MAX)?.map(str::to_owned),
+        ));
     }
     Ok(ParsedRow {
         row,
@@ -455,6 +475,7 @@ fn parse_cells(
         limit,
         redeemed_quantity,
         redeemed_amount_minor,
+        gift_balance_minor,
         active,
         category,
         additional_info,
@@ -746,7 +767,8 @@ impl Importer<'_> {
             BenefitSpec::Discount(d) => ("DISCOUNT_VOUCHER", Some(d), None),
             BenefitSpec::Gift { amount_minor } => {
                 // The card's history as the ledger folds it: its amount in,
-                // what was redeemed elsewhere out.
+                // what was spent elsewhere out (down to the balance given,
+                // else by the redeemed amount).
                 let mut ledger = Ledger::new(currency);
                 let mut entries = Vec::with_capacity(2);
                 if *amount_minor > 0 {
@@ -756,10 +778,19 @@ impl Importer<'_> {
                             .map_err(|e| e.to_string())?,
                     );
                 }
-                if row.redeemed_amount_minor > 0 {
+                let spent = match row.gift_balance_minor {
+                    Some(balance) if balance > *amount_minor => {
+                        return Err(RowError::Refused(
+                            "gift balance is above the gift's value".to_owned(),
+                        ))
+                    }
+                    Some(balance) => amount_minor - balance,
+                    None => row.redeemed_amount_minor,
+                };
+                if spent > 0 {
                     entries.push(
                         ledger
-                            .append(EntryKind::Removal, row.redeemed_amount_minor)
+                            .append(EntryKind::Removal, spent)
                             .map_err(|e| format!("redeemed amount: {e}"))?,
                     );
                 }

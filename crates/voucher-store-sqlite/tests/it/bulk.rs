@@ -311,33 +311,39 @@ fn an_export_imports_into_a_new_project_as_the_same_codes() {
         .generate_codes(f.project, &campaign.id, 20, 1, t0())
         .unwrap();
     let csv = "\
-Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,note,Metadata
+Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,note,Metadata,Gift Balance
 A-1,DISCOUNT_VOUCHER,10.00,AMOUNT,food,2026-04-01,2026-04-30T21:59:00.000Z,5,2,,true,\"with, comma\",x,\"{\"\"n\"\": 3, \"\"list\"\": [\"\"a\"\"]}\"
 A-2,DISCOUNT_VOUCHER,99.99,FIXED,,,,,,,false,,,
 G-1,GIFT_VOUCHER,50.00,,,,,,,12.34,,,,
+G-2,GIFT_VOUCHER,50.00,,,,,,,10.00,,,,,30.00
 P-1,DISCOUNT_VOUCHER,12.5,PERCENT,,2026-01-01T10:00,,,,,,,\"line
 break\",
 ";
     let report = import(&f, f.project, None, csv);
     assert_eq!(
         (report.done_count, report.failed_count),
-        (4, 0),
+        (5, 0),
         "{report:?}"
     );
+    let g2 = f.store.voucher(f.project, "G-2").unwrap();
+    assert_eq!(
+        (g2.gift_balance_minor, g2.redeemed_amount_minor),
+        (Some(3000), 1000)
+    );
     let (written, exported) = export(&f, f.project, &VoucherQuery::default());
-    assert_eq!(written, 24);
+    assert_eq!(written, 25);
     assert_eq!(exported.lines().next().unwrap().split(',').count(), 17);
 
     let other = other_project(&f);
     let report = import(&f, other, None, &exported);
     assert_eq!(
         (report.done_count, report.failed_count),
-        (24, 0),
+        (25, 0),
         "{report:?}"
     );
     let (again_written, _) = export(&f, other, &VoucherQuery::default());
-    assert_eq!(again_written, 24);
-    for voucher in ["A-1", "A-2", "G-1", "P-1"]
+    assert_eq!(again_written, 25);
+    for voucher in ["A-1", "A-2", "G-1", "G-2", "P-1"]
         .into_iter()
         .map(str::to_owned)
         .chain(f.store.vouchers_of(f.project, &campaign.id))
