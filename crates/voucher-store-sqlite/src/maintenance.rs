@@ -14,14 +14,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::backup::{Backup, StepResult};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use voucher_core::port::{
     ActionRecord, ActionStatus, AuditRecord, ListQuery, MaintenanceStore, Page, ProjectId,
-    Retention, SortOrder, StoreError,
+    Retention, StoreError,
 };
 
 use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
 use crate::error::SqlResult;
+use crate::paging::Paging;
 use crate::projects::load_project;
 use crate::SqliteStore;
 
@@ -32,8 +34,6 @@ const BACKUP_PAGES_PER_STEP: i32 = 1_024;
 /// Most failures an async action keeps listed (the rest are counted in its
 /// message by whoever ran it).
 pub(crate) const ACTION_FAILURES_LISTED_MAX: usize = 1_000;
-/// Largest page of a list.
-const PAGE_LIMIT_MAX: u32 = 100;
 
 fn status_text(status: ActionStatus) -> &'static str {
     match status {
@@ -92,49 +92,6 @@ fn load_action(
         resource: "async_action",
         id: id.to_owned(),
     })?
-}
-
-/// Checks a list's paging: the page size within 1..=[`PAGE_LIMIT_MAX`], a
-/// page from 1. Returns the size and the offset of page paging.
-pub(crate) fn check_paging(query: &ListQuery) -> Result<(i64, i64), StoreError> {
-    let invalid = |message: String| StoreError::Invalid {
-        key: "invalid_query_params",
-        message,
-    };
-    if query.limit == 0 || query.limit > PAGE_LIMIT_MAX {
-        return Err(invalid(format!(
-            "limit must be between 1 and {PAGE_LIMIT_MAX}, not {}",
-            query.limit
-        )));
-    }
-    if query.page == 0 {
-        return Err(invalid("page must be 1 or more".to_owned()));
-    }
-    let limit = i64::from(query.limit);
-    Ok((limit, (i64::from(query.page) - 1) * limit))
-}
-
-/// Cuts one extra row off a fetched page, for `has_more`.
-pub(crate) fn into_page<T>(
-    mut items: Vec<T>,
-    limit: i64,
-    total: i64,
-    cursor: impl Fn(&T) -> String,
-) -> Result<Page<T>, StoreError> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let has_more = items.len() > limit;
-    items.truncate(limit);
-    let next_cursor = if has_more {
-        items.last().map(cursor)
-    } else {
-        None
-    };
-    Ok(Page {
-        items,
-        total: count(total)?,
-        has_more,
-        next_cursor,
-    })
 }
 
 /// The instant `retention` before `now`, in milliseconds.
@@ -320,86 +277,50 @@ impl MaintenanceStore for SqliteStore {
         project: ProjectId,
         query: &ListQuery,
     ) -> Result<Page<AuditRecord>, StoreError> {
-        let (limit, offset) = check_paging(query)?;
-        let (cmp, dir) = match query.order {
-            SortOrder::NewestFirst => ("<", "DESC"),
-            SortOrder::OldestFirst => (">", "ASC"),
-        };
-        // `?4` is the cursor row's (created_at, id): paging by it stays
-        // right while new lines are written.
-        let filter = "project_id = ?1
-            AND (?2 IS NULL OR created_at > ?2) AND (?3 IS NULL OR created_at < ?3)";
+        let paging = Paging::new(query)?;
         self.read(|conn| {
-            let cursor = match &query.starting_after {
-                None => None,
-                Some(cursor) => {
-                    let id: i64 = cursor.parse().map_err(|_| StoreError::Invalid {
-                        key: "invalid_query_params",
-                        message: format!("bad cursor {cursor:?}"),
-                    })?;
-                    let created: i64 = conn
-                        .prepare_cached(
-                            "SELECT created_at FROM audit_log WHERE project_id = ?1 AND id = ?2",
-                        )
-                        .store()?
-                        .query_row(params![project.0, id], |r| r.get(0))
-                        .optional()
-                        .store()?
-                        .ok_or_else(|| StoreError::Invalid {
-                            key: "invalid_query_params",
-                            message: format!("bad cursor {cursor:?}"),
-                        })?;
-                    Some((created, id))
+            let mut params = vec![SqlValue::Integer(project.0)];
+            let mut filter = String::from("project_id = ?1");
+            for (condition, at) in [
+                ("created_at >", query.created_after),
+                ("created_at <", query.created_before),
+            ] {
+                if let Some(at) = at {
+                    params.push(SqlValue::Integer(to_ms(at)));
+                    filter.push_str(&format!(" AND {condition} ?{}", params.len()));
                 }
-            };
-            let after = query.created_after.map(to_ms);
-            let before = query.created_before.map(to_ms);
+            }
             let total: i64 = conn
                 .prepare_cached(&format!("SELECT COUNT(*) FROM audit_log WHERE {filter}"))
                 .store()?
-                .query_row(params![project.0, after, before], |r| r.get(0))
+                .query_row(params_from_iter(params.iter()), |r| r.get(0))
                 .store()?;
-            let (cursor_created, cursor_id, offset) = match cursor {
-                Some((created, id)) => (Some(created), Some(id), 0),
-                None => (None, None, offset),
-            };
+            let cursor = paging.cursor_condition("id", &mut params);
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT id, actor, action, object_type, object_id, details, created_at
-                     FROM audit_log
-                     WHERE {filter} AND (?4 IS NULL OR (created_at, id) {cmp} (?4, ?5))
-                     ORDER BY created_at {dir}, id {dir} LIMIT ?6 OFFSET ?7"
+                     FROM audit_log WHERE {filter}{cursor}{}",
+                    paging.tail("id")
                 ))
                 .store()?;
             let rows = stmt
-                .query_map(
-                    params![
-                        project.0,
-                        after,
-                        before,
-                        cursor_created,
-                        cursor_id,
-                        limit + 1,
-                        offset
-                    ],
-                    |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, String>(4)?,
-                            row.get::<_, String>(5)?,
-                            row.get::<_, i64>(6)?,
-                        ))
-                    },
-                )
+                .query_map(params_from_iter(params.iter()), |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, i64>(6)?,
+                    ))
+                })
                 .store()?;
             let mut items = Vec::new();
             for row in rows {
                 let (id, actor, action, object_type, object_id, details, created_at) =
                     row.store()?;
-                items.push(AuditRecord {
+                let record = AuditRecord {
                     id,
                     actor,
                     action,
@@ -407,9 +328,10 @@ impl MaintenanceStore for SqliteStore {
                     object_id,
                     details: from_json(&details)?,
                     created_at: from_ms(created_at)?,
-                });
+                };
+                items.push((id, record));
             }
-            into_page(items, limit, total, |a| a.id.to_string())
+            Ok(paging.page(items, count(total)?))
         })
     }
 

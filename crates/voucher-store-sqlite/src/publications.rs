@@ -22,7 +22,7 @@ use voucher_core::code_pattern::CodePattern;
 use voucher_core::limits::{ID_LEN_MAX, METADATA_KEYS_MAX};
 use voucher_core::port::{
     CustomerSpec, JoinOnce, Page, ProjectId, PublicationQuery, PublicationRecord, PublicationSpec,
-    PublicationStore, PublicationTarget, SortOrder, StoreError, VoucherSpec,
+    PublicationStore, PublicationTarget, StoreError, VoucherSpec,
 };
 use voucher_core::validity::Validity;
 use voucher_core::value::Metadata;
@@ -31,9 +31,10 @@ use voucher_core::voucher::{Activity, CampaignKind};
 use crate::catalog::{
     campaign_row, existing_voucher, insert_voucher, voucher_row, voucher_row_by_id, CampaignRow,
 };
-use crate::encode::{from_json, from_ms, new_id, os_seeded, to_json, to_ms};
+use crate::customers::{find_customer, upsert_customer_row, CustomerRow};
+use crate::encode::{count, from_json, from_ms, new_id, os_seeded, to_json, to_ms};
 use crate::error::{is_unique_violation, SqlResult};
-use crate::maintenance::{check_paging, into_page};
+use crate::paging::Paging;
 use crate::projects::load_project;
 use crate::SqliteStore;
 
@@ -52,142 +53,22 @@ fn invalid(key: &'static str, message: impl Into<String>) -> StoreError {
     }
 }
 
-/// A customer's row id, id and source id.
-#[derive(Debug, Clone)]
-struct CustomerRef {
-    id: i64,
-    ext_id: String,
-}
-
-/// Creates or updates the publication's customer, by `id` (which must
-/// exist) or `source_id` (created on first sight); the fields given replace
-/// the stored ones. A minimal stand-in, with the same semantics and column
-/// format, for the customers module's upsert until that lands on main.
+/// The publication's customer, created or updated (by `id`, which must
+/// exist, or `source_id`, created on first sight). A publication needs one
+/// named: an empty customer is `missing_customer`.
 fn upsert_customer(
     conn: &Connection,
     project: ProjectId,
     spec: &CustomerSpec,
     now: DateTime<Utc>,
-) -> Result<CustomerRef, StoreError> {
+) -> Result<CustomerRow, StoreError> {
     if spec == &CustomerSpec::default() {
         return Err(invalid(
             "missing_customer",
             "a publication needs a customer id or source_id",
         ));
     }
-    for id in [&spec.id, &spec.source_id].into_iter().flatten() {
-        if id.is_empty() || id.len() > ID_LEN_MAX {
-            return Err(invalid(
-                "invalid_customer",
-                format!("customer ids must be 1..={ID_LEN_MAX} bytes"),
-            ));
-        }
-    }
-    let (column, key) = match (&spec.id, &spec.source_id) {
-        (Some(id), _) => ("ext_id", Some(id)),
-        (None, Some(source_id)) => ("source_id", Some(source_id)),
-        (None, None) => ("", None),
-    };
-    let found = match key {
-        None => None,
-        Some(key) => conn
-            .prepare_cached(&format!(
-                "SELECT id, ext_id, source_id, spec FROM customers
-                 WHERE project_id = ?1 AND {column} = ?2"
-            ))
-            .store()?
-            .query_row(params![project.0, key], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .optional()
-            .store()?,
-    };
-    // Ids live in their columns, not in the spec's JSON.
-    let stored_form = |spec: &CustomerSpec| {
-        let mut stored = spec.clone();
-        stored.id = None;
-        stored.source_id = None;
-        to_json(&stored)
-    };
-    let duplicate = |e: rusqlite::Error, source_id: &Option<String>| {
-        if is_unique_violation(&e) {
-            StoreError::Duplicate {
-                resource: "customer",
-                id: source_id.clone().unwrap_or_default(),
-            }
-        } else {
-            crate::error::map(e)
-        }
-    };
-    match found {
-        None if spec.id.is_some() => Err(StoreError::NotFound {
-            resource: "customer",
-            id: spec.id.clone().unwrap_or_default(),
-        }),
-        None => {
-            let ext_id = new_id("cust_");
-            conn.prepare_cached(
-                "INSERT INTO customers (project_id, ext_id, source_id, spec, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            )
-            .store()?
-            .execute(params![
-                project.0,
-                ext_id,
-                spec.source_id,
-                stored_form(spec)?,
-                to_ms(now)
-            ])
-            .map_err(|e| duplicate(e, &spec.source_id))?;
-            Ok(CustomerRef {
-                id: conn.last_insert_rowid(),
-                ext_id,
-            })
-        }
-        Some((id, ext_id, source_id, stored)) => {
-            let mut current: CustomerSpec = from_json(&stored)?;
-            current.source_id = source_id;
-            let mut merged = current.clone();
-            let replace = |slot: &mut Option<_>, given: &Option<_>| {
-                if given.is_some() {
-                    slot.clone_from(given);
-                }
-            };
-            replace(&mut merged.source_id, &spec.source_id);
-            replace(&mut merged.name, &spec.name);
-            replace(&mut merged.email, &spec.email);
-            replace(&mut merged.phone, &spec.phone);
-            replace(&mut merged.description, &spec.description);
-            if spec.birthdate.is_some() {
-                merged.birthdate = spec.birthdate;
-            }
-            if !spec.address.is_empty() {
-                merged.address.clone_from(&spec.address);
-            }
-            if !spec.metadata.is_empty() {
-                merged.metadata.clone_from(&spec.metadata);
-            }
-            if merged != current {
-                conn.prepare_cached(
-                    "UPDATE customers SET source_id = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1",
-                )
-                .store()?
-                .execute(params![
-                    id,
-                    merged.source_id,
-                    stored_form(&merged)?,
-                    to_ms(now)
-                ])
-                .map_err(|e| duplicate(e, &merged.source_id))?;
-            }
-            Ok(CustomerRef { id, ext_id })
-        }
-    }
+    upsert_customer_row(conn, project, spec, now)
 }
 
 /// The stored publication with this row id.
@@ -416,7 +297,7 @@ fn publish_in(
         PublicationTarget::Voucher(code) => {
             let voucher = existing_voucher(conn, project.id, code)?;
             if let Some(holder) = &voucher.record.holder_id {
-                if holder != &customer.ext_id {
+                if holder != &customer.record.id {
                     return Err(invalid(
                         "voucher_already_published",
                         format!("Voucher '{}' has already been published", voucher.record.id),
@@ -519,7 +400,7 @@ impl PublicationStore for SqliteStore {
         query: &PublicationQuery,
     ) -> Result<Page<PublicationRecord>, StoreError> {
         let list = &query.list;
-        let (limit, offset) = check_paging(list)?;
+        let paging = Paging::new(list)?;
         self.read(|conn| {
             load_project(conn, project)?;
             let empty = || Page {
@@ -529,116 +410,59 @@ impl PublicationStore for SqliteStore {
                 next_cursor: None,
             };
             // The most selective filter drives: a code's few publications,
-            // a customer's, a campaign's (its index keeps the order), else
-            // the project's by date.
-            let sql = String::from(if query.code.is_some() {
-                "FROM publication_vouchers pv CROSS JOIN publications p ON p.id = pv.publication_id"
+            // else a customer's, else the project's (or a campaign's) in row
+            // id order.
+            let from = if query.code.is_some() {
+                "publication_vouchers pv CROSS JOIN publications p ON p.id = pv.publication_id"
             } else if query.customer.is_some() {
-                "FROM publications p INDEXED BY publications_customer"
+                "publications p INDEXED BY publications_customer"
             } else {
-                "FROM publications p"
-            });
-            let mut conditions = String::from(" WHERE p.project_id = ?1");
-            let mut values = vec![SqlValue::Integer(project.0)];
-            let mut push = |condition: &str, value: SqlValue, values: &mut Vec<SqlValue>| {
-                values.push(value);
-                conditions.push_str(&condition.replace('?', &format!("?{}", values.len())));
+                "publications p"
+            };
+            let mut filter = String::from("p.project_id = ?1");
+            let mut params = vec![SqlValue::Integer(project.0)];
+            let mut and = |condition: &str, value: i64, params: &mut Vec<SqlValue>| {
+                params.push(SqlValue::Integer(value));
+                filter.push_str(&format!(" AND {condition} ?{}", params.len()));
             };
             if let Some(code) = &query.code {
                 let Some(voucher) = voucher_row(conn, project, code)? else {
                     return Ok(empty());
                 };
-                push(
-                    " AND pv.voucher_id = ?",
-                    SqlValue::Integer(voucher.id),
-                    &mut values,
-                );
+                and("pv.voucher_id =", voucher.id, &mut params);
             }
             if let Some(campaign) = &query.campaign {
                 match campaign_row(conn, project, campaign) {
-                    Ok(row) => push(
-                        " AND p.campaign_id = ?",
-                        SqlValue::Integer(row.id),
-                        &mut values,
-                    ),
+                    Ok(row) => and("p.campaign_id =", row.id, &mut params),
                     Err(StoreError::NotFound { .. }) => return Ok(empty()),
                     Err(e) => return Err(e),
                 }
             }
             if let Some(customer) = &query.customer {
-                let found: Option<i64> = conn
-                    .prepare_cached(
-                        "SELECT id FROM customers WHERE project_id = ?1 AND ext_id = ?2
-                         UNION ALL
-                         SELECT id FROM customers WHERE project_id = ?1 AND source_id = ?2
-                         LIMIT 1",
-                    )
-                    .store()?
-                    .query_row(params![project.0, customer], |r| r.get(0))
-                    .optional()
-                    .store()?;
-                let Some(customer) = found else {
+                let Some(customer) = find_customer(conn, project, customer)? else {
                     return Ok(empty());
                 };
-                push(
-                    " AND p.customer_id = ?",
-                    SqlValue::Integer(customer),
-                    &mut values,
-                );
+                and("p.customer_id =", customer.id, &mut params);
             }
             if let Some(at) = list.created_after {
-                push(
-                    " AND p.created_at > ?",
-                    SqlValue::Integer(to_ms(at)),
-                    &mut values,
-                );
+                and("p.created_at >", to_ms(at), &mut params);
             }
             if let Some(at) = list.created_before {
-                push(
-                    " AND p.created_at < ?",
-                    SqlValue::Integer(to_ms(at)),
-                    &mut values,
-                );
+                and("p.created_at <", to_ms(at), &mut params);
             }
             let total: i64 = conn
-                .prepare(&format!("SELECT COUNT(*) {sql}{conditions}"))
+                .prepare(&format!("SELECT COUNT(*) FROM {from} WHERE {filter}"))
                 .store()?
-                .query_row(params_from_iter(values.iter()), |r| r.get(0))
+                .query_row(params_from_iter(params.iter()), |r| r.get(0))
                 .store()?;
-            let (cmp, dir) = match list.order {
-                SortOrder::NewestFirst => ("<", "DESC"),
-                SortOrder::OldestFirst => (">", "ASC"),
-            };
-            let mut offset = offset;
-            if let Some(cursor) = &list.starting_after {
-                let bad = || invalid("invalid_query_params", format!("bad cursor {cursor:?}"));
-                let id: i64 = cursor.parse().map_err(|_| bad())?;
-                let created: i64 = conn
-                    .prepare_cached(
-                        "SELECT created_at FROM publications WHERE project_id = ?1 AND id = ?2",
-                    )
-                    .store()?
-                    .query_row(params![project.0, id], |r| r.get(0))
-                    .optional()
-                    .store()?
-                    .ok_or_else(bad)?;
-                values.push(SqlValue::Integer(created));
-                values.push(SqlValue::Integer(id));
-                let n = values.len();
-                conditions.push_str(&format!(
-                    " AND (p.created_at, p.id) {cmp} (?{}, ?{n})",
-                    n - 1
-                ));
-                offset = 0;
-            }
+            let cursor = paging.cursor_condition("p.id", &mut params);
             let ids: Vec<i64> = conn
                 .prepare(&format!(
-                    "SELECT p.id {sql}{conditions}
-                     ORDER BY p.created_at {dir}, p.id {dir} LIMIT {} OFFSET {offset}",
-                    limit + 1
+                    "SELECT p.id FROM {from} WHERE {filter}{cursor}{}",
+                    paging.tail("p.id")
                 ))
                 .store()?
-                .query_map(params_from_iter(values.iter()), |r| r.get(0))
+                .query_map(params_from_iter(params.iter()), |r| r.get(0))
                 .store()?
                 .collect::<Result<_, _>>()
                 .store()?;
@@ -646,13 +470,7 @@ impl PublicationStore for SqliteStore {
                 .into_iter()
                 .map(|id| Ok((id, publication_record(conn, id)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let page = into_page(items, limit, total, |(id, _)| id.to_string())?;
-            Ok(Page {
-                items: page.items.into_iter().map(|(_, record)| record).collect(),
-                total: page.total,
-                has_more: page.has_more,
-                next_cursor: page.next_cursor,
-            })
+            Ok(paging.page(items, count(total)?))
         })
     }
 }

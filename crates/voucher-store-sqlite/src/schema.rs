@@ -234,9 +234,10 @@ CREATE TABLE publications (
     UNIQUE (project_id, ext_id),
     UNIQUE (project_id, source_id)
 ) STRICT;
-CREATE INDEX publications_created ON publications(project_id, created_at);
+-- The publication list is ordered by row id (paging.rs): these end with it.
+CREATE INDEX publications_project ON publications(project_id);
+CREATE INDEX publications_campaign ON publications(project_id, campaign_id);
 CREATE INDEX publications_customer ON publications(project_id, customer_id, campaign_id);
-CREATE INDEX publications_campaign ON publications(project_id, campaign_id, created_at);
 
 CREATE TABLE publication_vouchers (
     publication_id INTEGER NOT NULL REFERENCES publications(id),
@@ -308,7 +309,8 @@ CREATE TABLE audit_log (
     details TEXT NOT NULL,
     created_at INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX audit_log_created ON audit_log(project_id, created_at);
+-- The audit log is listed by row id (paging.rs).
+CREATE INDEX audit_log_project ON audit_log(project_id);
 
 -- The outbox of events (webhooks), written in the transaction that caused
 -- them; delivered in the background.
