@@ -6,8 +6,9 @@ use rust_decimal::Decimal;
 use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
-    BenefitSpec, BulkStore, CampaignStore, ImportReport, ProjectId, ProjectSpec, ProjectStore,
-    RedemptionQuery, RedemptionResult, StoreError, VoucherQuery, VoucherRecord, VoucherStore,
+    BenefitSpec, BulkStore, CampaignStore, ChannelType, CheckoutMode, CheckoutStore, ImportReport,
+    ProjectId, ProjectSpec, ProjectStore, RedemptionQuery, RedemptionResult, RollbackRequest,
+    StoreError, VoucherQuery, VoucherRecord, VoucherStore,
 };
 use voucher_core::stacking::StackingRules;
 use voucher_core::validity::Moment;
@@ -15,6 +16,7 @@ use voucher_core::value::Value;
 use voucher_core::voucher::{Activity, RedemptionQuantity};
 
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
+use crate::checkout::{gift_card, legacy, order, request, voucher};
 use crate::support::{fixture, t0, Fixture};
 
 fn eur(text: &str) -> Money {
@@ -392,96 +394,156 @@ impl CampaignCodes for voucher_store_sqlite::SqliteStore {
     }
 }
 
-/// A redemption row: id, code, result, failure code, discount.
-type Seeded<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, i64);
+/// The redemption export as rows of `(header, cell)` maps.
+fn redemption_rows(
+    f: &Fixture,
+    project: ProjectId,
+    query: &RedemptionQuery,
+) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let n = f
+        .store
+        .export_redemptions_csv(project, query, &mut out)
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows: Vec<Vec<(String, String)>> = reader
+        .records()
+        .map(|r| {
+            headers
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len() as u64, n);
+    rows
+}
 
-/// Inserts redemption rows directly: the export only reads them.
-fn insert_redemptions(f: &Fixture, rows: &[Seeded<'_>]) {
-    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    for (i, (id, code, result, failure, discount)) in rows.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO redemptions (project_id, ext_id, kind, code, result, state, failure_code,
-                                      discount, order_amount, order_snapshot, channel, metadata,
-                                      created_at)
-             VALUES (?1, ?2, 'single', ?3, ?4, CASE ?4 WHEN 'SUCCESS' THEN 'SUCCEEDED'
-                                                       ELSE 'FAILED' END,
-                     ?5, ?6, 10000, '{}', 'API', '{}', ?7)",
-            rusqlite::params![
-                f.project.0,
-                id,
-                code,
-                result,
-                failure,
-                discount,
-                t0().timestamp_millis() + i as i64
-            ],
-        )
-        .unwrap();
-    }
+fn cell<'r>(row: &'r [(String, String)], header: &str) -> &'r str {
+    row.iter()
+        .find(|(h, _)| h == header)
+        .map(|(_, c)| c.as_str())
+        .unwrap_or_else(|| panic!("no column {header}"))
 }
 
 #[test]
 fn redemptions_export_with_their_filters() {
     let f = fixture();
-    insert_redemptions(
+    voucher(
         &f,
-        &[
-            ("r_1", Some("TEN"), "SUCCESS", None, 1000),
-            (
-                "rf_2",
-                Some("NOPE"),
-                "FAILURE",
-                Some("resource_not_found"),
-                0,
-            ),
-            ("rf_3", Some("TEN"), "FAILURE", Some("quantity_exceeded"), 0),
-        ],
+        "TEN",
+        amount_off("10.00"),
+        RedemptionQuantity::Limited(1),
     );
-    let run = |query: &RedemptionQuery| {
-        let mut out = Vec::new();
-        let n = f
-            .store
-            .export_redemptions_csv(f.project, query, &mut out)
-            .unwrap();
-        (n, String::from_utf8(out).unwrap())
-    };
-    let (n, text) = run(&RedemptionQuery::default());
-    assert_eq!(n, 3);
-    let lines: Vec<&str> = text.lines().collect();
+    gift_card(&f, "GIFT", 5000);
+    voucher(&f, "A", amount_off("1.00"), RedemptionQuantity::Unlimited);
+    voucher(&f, "B", amount_off("2.00"), RedemptionQuantity::Unlimited);
+    let ten = f
+        .store
+        .redeem(f.project, &legacy("TEN", order("100.00"), Some("tom")))
+        .unwrap();
+    assert!(f
+        .store
+        .redeem(f.project, &legacy("TEN", order("100.00"), Some("tom")))
+        .is_err());
+    assert!(f
+        .store
+        .redeem(f.project, &legacy("NOPE", order("100.00"), None))
+        .is_err());
+    let gift = f
+        .store
+        .redeem(f.project, &legacy("GIFT", order("30.00"), Some("ann")))
+        .unwrap();
+    f.store
+        .rollback(
+            f.project,
+            &RollbackRequest {
+                redemption_id: gift.id.clone(),
+                reason: None,
+                tracking_id: None,
+                metadata: Default::default(),
+                channel: ChannelType::Api,
+                now: t0(),
+            },
+        )
+        .unwrap();
+    f.store
+        .redeem(
+            f.project,
+            &request(CheckoutMode::Stacked, &["A", "B"], order("50.00"), None),
+        )
+        .unwrap();
+
+    let all = redemption_rows(&f, f.project, &RedemptionQuery::default());
+    // Five uses: TEN, TEN refused, NOPE refused, GIFT, and the stack's two
+    // children; the stack's parent is not a use.
+    assert_eq!(all.len(), 6);
+    let first = &all[0];
+    assert_eq!(cell(first, "Id"), ten.id);
+    assert_eq!(cell(first, "Date"), "2026-04-01T12:00:00.000Z");
+    assert_eq!(cell(first, "Code"), "TEN");
+    assert_eq!(cell(first, "Customer Source Id"), "tom");
+    assert!(cell(first, "Customer Id").starts_with("cust_"));
+    assert_eq!(cell(first, "Result"), "SUCCESS");
+    assert_eq!(cell(first, "Discount"), "10.00");
+    assert_eq!(cell(first, "Order Amount"), "100.00");
+    assert_eq!(cell(first, "Channel"), "API");
+    assert_eq!(cell(first, "Rolled Back"), "false");
+    assert_eq!(cell(&all[1], "Failure Code"), "quantity_exceeded");
+    assert_eq!(cell(&all[2], "Failure Code"), "resource_not_found");
+    assert_eq!(cell(&all[3], "Amount"), "30.00");
+    assert_eq!(cell(&all[3], "Rolled Back"), "true");
+    assert_eq!([cell(&all[4], "Code"), cell(&all[5], "Code")], ["A", "B"]);
+
+    let count = |query: RedemptionQuery| redemption_rows(&f, f.project, &query).len();
     assert_eq!(
-        lines[0],
-        "Id,Date,Code,Campaign,Customer Id,Customer Source Id,Result,Failure Code,Amount,\
-         Discount,Order Id,Order Source Id,Order Amount,Channel,Rolled Back"
+        count(RedemptionQuery {
+            result: Some(RedemptionResult::Failure),
+            ..RedemptionQuery::default()
+        }),
+        2
     );
     assert_eq!(
-        lines[1],
-        "r_1,2026-04-01T12:00:00.000Z,TEN,,,,SUCCESS,,0.00,10.00,,,100.00,API,false"
+        count(RedemptionQuery {
+            failure_code: Some("resource_not_found".to_owned()),
+            ..RedemptionQuery::default()
+        }),
+        1
     );
-    let failures = RedemptionQuery {
-        result: Some(RedemptionResult::Failure),
-        ..RedemptionQuery::default()
-    };
-    assert_eq!(run(&failures).0, 2);
-    let unknown = RedemptionQuery {
-        failure_code: Some("resource_not_found".to_owned()),
-        ..RedemptionQuery::default()
-    };
-    assert_eq!(run(&unknown).0, 1);
-    let by_code = RedemptionQuery {
-        code: Some("TEN".to_owned()),
-        ..RedemptionQuery::default()
-    };
-    assert_eq!(run(&by_code).0, 2);
+    assert_eq!(
+        count(RedemptionQuery {
+            code: Some("TEN".to_owned()),
+            ..RedemptionQuery::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(RedemptionQuery {
+            customer: Some("ann".to_owned()),
+            ..RedemptionQuery::default()
+        }),
+        1
+    );
     let other = other_project(&f);
-    let mut out = Vec::new();
-    assert_eq!(
-        f.store
-            .export_redemptions_csv(other, &RedemptionQuery::default(), &mut out)
-            .unwrap(),
-        0
-    );
+    assert!(redemption_rows(&f, other, &RedemptionQuery::default()).is_empty());
+    assert!(matches!(
+        f.store.export_redemptions_csv(
+            other,
+            &RedemptionQuery {
+                customer: Some("tom".to_owned()),
+                ..RedemptionQuery::default()
+            },
+            &mut Vec::new()
+        ),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 /// Rows of a large import, `n` codes of every kind.
