@@ -546,21 +546,58 @@ fn redemptions_export_with_their_filters() {
     ));
 }
 
-/// Rows of a large import, `n` codes of every kind.
+/// Row `i` of a large import: codes of every kind in turn.
+fn mixed_row(i: usize) -> String {
+    match i % 3 {
+        0 => format!(
+            "C{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,bulk,2026-01-01,2026-12-31,1,0,,true,,gold\n"
+        ),
+        1 => format!("C{i:08},DISCOUNT_VOUCHER,15,PERCENT,bulk,,,5,1,,true,,\n"),
+        _ => format!("C{i:08},GIFT_VOUCHER,25.00,,,,,,,5.00,true,,silver\n"),
+    }
+}
+
+/// A large import: the header and `n` rows.
 fn big_csv(n: usize) -> String {
     let mut csv = String::from(
         "Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,\
          Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,tier\n",
     );
     for i in 0..n {
-        let row = match i % 3 {
-            0 => format!("C{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,bulk,2026-01-01,2026-12-31,1,0,,true,,gold\n"),
-            1 => format!("C{i:08},DISCOUNT_VOUCHER,15,PERCENT,bulk,,,5,1,,true,,\n"),
-            _ => format!("C{i:08},GIFT_VOUCHER,25.00,,,,,,,5.00,true,,silver\n"),
-        };
-        csv.push_str(&row);
+        csv.push_str(&mixed_row(i));
     }
     csv
+}
+
+/// A CSV made as it is read, so that a large import's memory is the
+/// store's alone.
+struct Generated {
+    header: Option<String>,
+    row: fn(usize) -> String,
+    next: usize,
+    rows: usize,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for Generated {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if let Some(header) = self.header.take() {
+                self.buf.extend_from_slice(header.as_bytes());
+            }
+            while self.buf.len() < 64 * 1024 && self.next < self.rows {
+                self.buf.extend_from_slice((self.row)(self.next).as_bytes());
+                self.next += 1;
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 #[test]
@@ -582,32 +619,43 @@ fn a_large_import_spans_batches_and_keeps_row_numbers() {
     assert_eq!(n, 12_000);
 }
 
-/// Rows per second of import and export at 100k rows, beside a bare
-/// `INSERT` of similar rows as the baseline. A measurement, not a test:
-/// `cargo test --release -p voucher-store-sqlite --test it bulk::speed --
-/// --ignored --nocapture`.
+/// Rows per second of import and export at 100k rows (or
+/// `VOUCHER_BULK_ROWS`), beside a bare `INSERT` of similar rows as the
+/// baseline. A measurement, not a test: `cargo test --release -p
+/// voucher-store-sqlite --test it bulk::speed -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn speed() {
-    const ROWS: usize = 100_000;
+    let rows_env = std::env::var("VOUCHER_BULK_ROWS").ok();
+    let rows = rows_env.and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let f = fixture();
-    let rate = |secs: f64| ROWS as f64 / secs;
+    let rate = |secs: f64| rows as f64 / secs;
     let timed = |work: &mut dyn FnMut()| {
         let start = Instant::now();
         work();
         start.elapsed().as_secs_f64()
     };
-    let mixed = big_csv(ROWS);
-    let mixed_secs = timed(&mut || {
-        assert_eq!(import(&f, f.project, None, &mixed).done_count, ROWS as u64);
-    });
+    let import_stream = |project: ProjectId, row: fn(usize) -> String| {
+        let mut input = Generated {
+            header: Some(big_csv(0)),
+            row,
+            next: 0,
+            rows,
+            buf: Vec::new(),
+            pos: 0,
+        };
+        let report = f
+            .store
+            .import_vouchers_csv(project, None, &mut input, t0())
+            .unwrap();
+        assert_eq!(report.done_count, rows as u64);
+    };
+    let mixed_secs = timed(&mut || import_stream(f.project, mixed_row));
     let other = other_project(&f);
-    let mut codes = String::from("Code,Voucher Type,Value,Discount Type,Redemption Limit\n");
-    for i in 0..ROWS {
-        codes.push_str(&format!("D{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,1\n"));
-    }
     let codes_secs = timed(&mut || {
-        assert_eq!(import(&f, other, None, &codes).done_count, ROWS as u64);
+        import_stream(other, |i| {
+            format!("D{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,,,,1,0,,true,,\n")
+        })
     });
     let mut exports = Vec::new();
     for project in [f.project, other] {
@@ -616,10 +664,10 @@ fn speed() {
                 .store
                 .export_vouchers_csv(project, &VoucherQuery::default(), &mut std::io::sink())
                 .unwrap();
-            assert_eq!(n, ROWS as u64);
+            assert_eq!(n, rows as u64);
         }));
     }
-    let bare_secs = timed(&mut || bare_insert(&f, ROWS));
+    let bare_secs = timed(&mut || bare_insert(&f, rows));
     println!(
         "import: mixed {:.0} rows/s, discount codes {:.0} rows/s; export: mixed {:.0} rows/s, \
          discount codes {:.0} rows/s; bare INSERT baseline {:.0} rows/s",
@@ -632,7 +680,8 @@ fn speed() {
 }
 
 /// `rows` voucher rows inserted with one prepared statement, 5,000 per
-/// transaction, into a third project: what an import cannot beat.
+/// transaction, into a third project (ids of the store's form): what an
+/// import cannot beat.
 fn bare_insert(f: &Fixture, rows: usize) {
     let project = f
         .store
@@ -665,7 +714,13 @@ fn bare_insert(f: &Fixture, rows: usize) {
             )
             .unwrap();
         for i in batch * 5_000..((batch + 1) * 5_000).min(rows) {
-            let ext_id = format!("v_{:020x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            // The store's id form: creation milliseconds, then random bits.
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            let random = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
+            let ext_id = format!("v_{ms:011x}{random:014x}");
             stmt.execute(rusqlite::params![
                 project.0,
                 ext_id,
