@@ -1733,7 +1733,7 @@ fn empty_page<T>() -> Page<T> {
 
 /// The row ids a redemption query names.
 #[derive(Debug, Clone, Copy, Default)]
-struct Resolved {
+pub(crate) struct Resolved {
     campaign: Option<i64>,
     customer: Option<i64>,
     order: Option<i64>,
@@ -1741,7 +1741,7 @@ struct Resolved {
 
 /// Resolves the query's names to row ids; `None` when one of them names
 /// nothing that exists (the list is then empty).
-fn resolve(
+pub(crate) fn resolve(
     conn: &Connection,
     project: ProjectId,
     query: &RedemptionQuery,
@@ -1770,7 +1770,7 @@ fn resolve(
 }
 
 /// The `WHERE` condition of a redemption query, and its parameters.
-fn redemption_filter(
+pub(crate) fn redemption_filter(
     project: ProjectId,
     query: &RedemptionQuery,
     resolved: Resolved,

@@ -300,6 +300,59 @@ impl Listing {
         Ok(self.paging.page(items, total))
     }
 
+    /// Runs the query over every matching row, oldest first and without
+    /// paging, handing each row to `each` as SQLite reads it: an export
+    /// streams millions of rows this way. Its plan is a page's (with range
+    /// filters matching more than [`RANGE_SORT_MAX`] rows tested row by
+    /// row), so SQLite never sorts more than that many rows. Returns the
+    /// rows read.
+    pub(crate) fn for_each(
+        &self,
+        conn: &Connection,
+        select: &str,
+        mut each: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        if self.nothing {
+            return Ok(0);
+        }
+        // Without range filters the order is an index's own: no count
+        // needed to choose the plan.
+        let plan = match self.bounds.is_empty() || self.total(conn)? > self.range_sort_max {
+            true => RangePlan::RowByRow,
+            false => RangePlan::Index,
+        };
+        let (conditions, params) = self.where_clause(plan);
+        let sql = format!(
+            "{select} WHERE {conditions} ORDER BY {}.id",
+            self.table.alias
+        );
+        let mut stmt = conn.prepare(&sql).store()?;
+        let mut rows = stmt.query(params_from_iter(params.iter())).store()?;
+        let mut read = 0;
+        while let Some(row) = rows.next().store()? {
+            each(row)?;
+            read += 1;
+        }
+        Ok(read)
+    }
+
+    /// The query plan of [`Listing::for_each`] when its range filters match
+    /// more than [`RANGE_SORT_MAX`] rows (the plan that must never sort),
+    /// one line per step.
+    #[cfg(test)]
+    pub(crate) fn for_each_plan(&self, conn: &Connection, select: &str) -> Vec<String> {
+        let (conditions, params) = self.where_clause(RangePlan::RowByRow);
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {select} WHERE {conditions} ORDER BY {}.id",
+            self.table.alias
+        );
+        let mut stmt = conn.prepare(&sql).unwrap();
+        stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     /// Lowers [`RANGE_SORT_MAX`] for this query.
     #[cfg(test)]
     pub(crate) fn set_range_sort_max(&mut self, max: u64) {

@@ -84,7 +84,7 @@ fn customer_row_id(
 
 /// The voucher list's query: paging and every filter of `query`. Filters
 /// naming a campaign or customer that does not exist match nothing.
-fn voucher_listing(
+pub(crate) fn voucher_listing(
     conn: &Connection,
     project: ProjectId,
     query: &VoucherQuery,
