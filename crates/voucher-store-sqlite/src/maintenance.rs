@@ -150,9 +150,38 @@ impl SqliteStore {
 
 /// A path beside `path` for the copy in progress.
 fn partial_path(path: &Path) -> PathBuf {
+    with_suffix(path, ".partial")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
+    name.push(suffix);
     path.with_file_name(name)
+}
+
+/// Removes the journals SQLite keeps beside `path` (and `path` itself with
+/// `and_file`): a stale journal or WAL would be applied to a new file of
+/// that name when it is opened.
+fn remove_journals(path: &Path, and_file: bool) -> Result<(), StoreError> {
+    let journals = ["-journal", "-wal", "-shm"].map(|suffix| with_suffix(path, suffix));
+    let file = and_file.then(|| path.to_path_buf());
+    for file in journals.into_iter().chain(file) {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("removing an old backup", e)),
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute through its (existing) directory.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
 }
 
 fn io_error(what: &str, e: std::io::Error) -> StoreError {
@@ -358,12 +387,15 @@ impl MaintenanceStore for SqliteStore {
     }
 
     fn backup(&self, path: &Path) -> Result<(), StoreError> {
-        let partial = partial_path(path);
-        match std::fs::remove_file(&partial) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("removing an old partial backup", e)),
+        let live = resolved(self.path());
+        if live.is_some() && live == resolved(path) {
+            return Err(StoreError::Invalid {
+                key: "invalid_payload",
+                message: "a backup cannot replace the database it copies".to_owned(),
+            });
         }
+        let partial = partial_path(path);
+        remove_journals(&partial, true)?;
         let copied = self.read(|conn| {
             // Start the read transaction now: the copy is of this snapshot.
             conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
@@ -373,10 +405,15 @@ impl MaintenanceStore for SqliteStore {
             copy_database(conn, &partial)
         });
         match copied {
-            Ok(()) => std::fs::rename(&partial, path)
-                .map_err(|e| io_error("moving the backup into place", e)),
+            Ok(()) => {
+                // The old copy's journals go with it (the rename replaces
+                // the file itself atomically).
+                remove_journals(path, false)?;
+                std::fs::rename(&partial, path)
+                    .map_err(|e| io_error("moving the backup into place", e))
+            }
             Err(e) => {
-                let _ = std::fs::remove_file(&partial);
+                let _ = remove_journals(&partial, true);
                 Err(e)
             }
         }

@@ -351,4 +351,10 @@ fn a_backup_taken_while_writing_opens_and_checks_ok() {
     again
         .voucher(project, &format!("W-{}", during + 10))
         .unwrap();
+    // Never onto the database itself.
+    assert!(matches!(
+        f.store.backup(f.store.path()),
+        Err(StoreError::Invalid { .. })
+    ));
+    f.store.integrity_check().unwrap();
 }
