@@ -497,6 +497,7 @@ fn parse_cells(
 struct Batch {
     project: ProjectId,
     campaign_id: Option<i64>,
+    campaign_ext_id: Option<String>,
     /// Which optional columns the file has.
     has: [bool; FIELDS],
     metadata_keys: Vec<String>,
@@ -1146,10 +1147,23 @@ fn import_batch(
 ) -> Result<(u64, Vec<ImportFailure>), StoreError> {
     let project = load_project(conn, batch.project)?;
     // Re-read: the campaign may have changed (or gone) since the last batch.
-    let campaign = batch
-        .campaign_id
-        .map(|id| campaign_row_by_id(conn, id))
-        .transpose()?;
+    let campaign = match batch.campaign_id {
+        None => None,
+        Some(id) => {
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM campaigns WHERE id = ?1")
+                .store()?
+                .exists([id])
+                .store()?;
+            if !exists {
+                return Err(StoreError::NotFound {
+                    resource: "campaign",
+                    id: batch.campaign_ext_id.clone().unwrap_or_default(),
+                });
+            }
+            Some(campaign_row_by_id(conn, id)?)
+        }
+    };
     let tz = campaign
         .as_ref()
         .and_then(|c| c.record.spec.time_zone)
@@ -1417,6 +1431,7 @@ impl BulkStore for SqliteStore {
         let batch = Arc::new(Batch {
             project,
             campaign_id: campaign.as_ref().map(|c| c.id),
+            campaign_ext_id: campaign.as_ref().map(|c| c.record.id.clone()),
             has: std::array::from_fn(|i| columns.fields[i].is_some()),
             metadata_keys: columns.metadata.iter().map(|(_, k)| k.clone()).collect(),
             now,

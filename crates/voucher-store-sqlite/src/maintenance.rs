@@ -2,7 +2,8 @@
 //! (imports and generations that run in the background), the audit log of
 //! management actions, the retention purge, and online backups.
 //!
-//! The purge deletes in chunks of [`PURGE_CHUNK_ROWS`], one writer job per
+//! The audit log is listed newest first by row id ([`Paging`]). The purge
+//! deletes in chunks of [`PURGE_CHUNK_ROWS`], one writer job per
 //! chunk, so that redemptions keep flowing between chunks however much
 //! there is to delete. The backup copies a snapshot: it holds one read
 //! transaction for the whole copy (so writers are never blocked, and the
@@ -325,8 +326,10 @@ impl MaintenanceStore for SqliteStore {
                 .query_row(params_from_iter(params.iter()), |r| r.get(0))
                 .store()?;
             let cursor = paging.cursor_condition("id", &mut params);
+            // The page's LIMIT and OFFSET are in its text: not worth a place
+            // in the statement cache.
             let mut stmt = conn
-                .prepare_cached(&format!(
+                .prepare(&format!(
                     "SELECT id, actor, action, object_type, object_id, details, created_at
                      FROM audit_log WHERE {filter}{cursor}{}",
                     paging.tail("id")

@@ -12,7 +12,8 @@
 //! first publication, another request with it is `Duplicate`; with one,
 //! only one code may be asked for (`too_many_vouchers_requested`).
 //! Everything happens in one writer job, so two publications never hand
-//! out the same free code.
+//! out the same free code. The list pages by row id ([`Paging`]), each of
+//! its filters served by an index.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as SqlValue;
