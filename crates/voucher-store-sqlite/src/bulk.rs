@@ -634,7 +634,7 @@ impl DiscountJson {
 /// expires at in the zone.
 #[derive(Debug)]
 struct ValidityColumns {
-    json: String,
+    json: Option<String>,
     start_ms: Option<i64>,
     expire_ms: Option<i64>,
 }
@@ -650,7 +650,11 @@ impl ValidityCache {
         let hit = matches!(&self.last, Some((v, _)) if v == validity);
         if !hit {
             let columns = ValidityColumns {
-                json: to_json(validity)?,
+                // No validity of its own is stored as none (NULL).
+                json: match validity == &Validity::default() {
+                    true => None,
+                    false => Some(to_json(validity)?),
+                },
                 start_ms: validity.start.and_then(|m| m.start_instant(tz)).map(to_ms),
                 expire_ms: expiry_instant(validity, tz).map(to_ms),
             };
@@ -724,6 +728,8 @@ struct Existing {
     quantity: RedemptionQuantity,
     redeemed_quantity: u64,
     validity: Validity,
+    /// The code has no discount of its own: its campaign's.
+    template_discount: bool,
     active: bool,
     category: Option<String>,
     additional_info: Option<String>,
@@ -807,7 +813,13 @@ impl Importer<'_> {
                 )
             }
         };
-        let discount = discount.map(|d| self.discounts.encode(d)).transpose()?;
+        // A code given no value in a campaign follows the campaign's
+        // discount (NULL, as generated codes do).
+        let discount = match discount {
+            Some(_) if self.campaign.is_some() && row.value.is_none() => None,
+            Some(d) => Some(self.discounts.encode(d)?),
+            None => None,
+        };
         let validity = Validity {
             start: row.start,
             expiration: row.expiration,
@@ -911,10 +923,12 @@ impl Importer<'_> {
         let found = self
             .conn
             .prepare_cached(
-                "SELECT id, ext_id, campaign_id, type, discount, gift_amount, gift_balance,
-                        quantity, redeemed_quantity, validity, active, category, additional_info,
-                        metadata
-                 FROM vouchers WHERE project_id = ?1 AND code = ?2",
+                "SELECT v.id, v.ext_id, v.campaign_id, v.type,
+                        COALESCE(v.discount, c.template_discount), v.gift_amount, v.gift_balance,
+                        v.quantity, v.redeemed_quantity, v.validity, v.active, v.category,
+                        v.additional_info, v.metadata, v.discount IS NULL
+                 FROM vouchers v LEFT JOIN campaigns c ON c.id = v.campaign_id
+                 WHERE v.project_id = ?1 AND v.code = ?2",
             )
             .store()?
             .query_row(params![self.batch.project.0, code.as_str()], |r| {
@@ -931,17 +945,18 @@ impl Importer<'_> {
                     (
                         r.get::<_, Option<i64>>(7)?,
                         r.get::<_, i64>(8)?,
-                        r.get::<_, String>(9)?,
+                        r.get::<_, Option<String>>(9)?,
                         r.get::<_, bool>(10)?,
                         r.get::<_, Option<String>>(11)?,
                         r.get::<_, Option<String>>(12)?,
                         r.get::<_, String>(13)?,
                     ),
+                    r.get::<_, bool>(14)?,
                 ))
             })
             .optional()
             .store()?;
-        let Some((a, b)) = found else {
+        let Some((a, b, template_discount)) = found else {
             return Ok(None);
         };
         let (id, ext_id, campaign_id, kind, discount, gift_amount, gift_balance) = a;
@@ -966,7 +981,11 @@ impl Importer<'_> {
                 None => RedemptionQuantity::Unlimited,
             },
             redeemed_quantity: crate::encode::count(redeemed)?,
-            validity: from_json(&validity)?,
+            validity: match validity {
+                Some(text) => from_json(&text)?,
+                None => Validity::default(),
+            },
+            template_discount,
             active,
             category,
             additional_info,
@@ -1078,9 +1097,19 @@ impl Importer<'_> {
             existing.additional_info.clone()
         };
         let metadata = merged_metadata(self.batch, row, existing.metadata.clone())?;
+        // A code that follows its campaign's discount keeps following it
+        // unless the row gives a value.
         let (discount, gift_amount) = match &benefit {
+            BenefitSpec::Discount(_) if existing.template_discount && row.value.is_none() => {
+                (None, None)
+            }
             BenefitSpec::Discount(d) => (Some(to_json(d)?), None),
             BenefitSpec::Gift { amount_minor } => (None, Some(*amount_minor)),
+        };
+        // No validity of its own is stored as none (NULL).
+        let validity_column = match validity == Validity::default() {
+            true => None,
+            false => Some(to_json(&validity)?),
         };
         let gift_balance = balance_change
             .as_ref()
@@ -1105,7 +1134,7 @@ impl Importer<'_> {
                 gift_balance,
                 quantity_column,
                 active,
-                to_json(&validity)?,
+                validity_column,
                 validity
                     .start
                     .and_then(|m| m.start_instant(self.tz))
@@ -1341,6 +1370,10 @@ fn discount_cells(json: &str, currency: Currency) -> Result<[String; 2], StoreEr
 
 /// A validity's start and expiration cells.
 fn validity_cells(json: &str) -> Result<[String; 2], StoreError> {
+    // NULL (read as empty): no validity of its own.
+    if json.is_empty() {
+        return Ok([String::new(), String::new()]);
+    }
     let validity: Validity = from_json(json)?;
     let cell = |m: Option<Moment>| m.map(|m| m.to_string()).unwrap_or_default();
     Ok([cell(validity.start), cell(validity.expiration)])
@@ -1588,7 +1621,8 @@ impl BulkStore for SqliteStore {
 
 /// The voucher export's columns, in [`VOUCHER_HEADER`] order but for the
 /// cells computed from several columns.
-const VOUCHER_EXPORT_SELECT: &str = "SELECT v.code, v.type, v.discount, v.gift_amount, c.name,
+const VOUCHER_EXPORT_SELECT: &str = "SELECT v.code, v.type,
+        COALESCE(v.discount, c.template_discount), v.gift_amount, c.name,
         v.category, v.validity, v.quantity, v.redeemed_quantity, v.redeemed_amount,
         v.gift_balance, v.active, cu.ext_id, v.created_at, v.additional_info, v.metadata
     FROM vouchers v

@@ -175,7 +175,6 @@ impl SqliteStore {
         schema::migrations()
             .to_latest(&mut conn)
             .map_err(migration_error)?;
-        conn.pragma_update(None, "cache_size", -65536).store()?;
         let stats = Arc::new(WriterStats::default());
         let writer = Writer::start(conn, options.batch_max, Arc::clone(&stats))?;
         Ok(SqliteStore {

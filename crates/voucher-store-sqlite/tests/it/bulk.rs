@@ -210,6 +210,16 @@ CAMP-4,,,,30
         f.store.campaign(f.project, "Spring").unwrap().codes_count,
         3
     );
+    // Codes imported without a value follow the campaign's discount, as
+    // generated codes do; a value of their own stays theirs.
+    let mut spec = f.store.campaign(f.project, "Spring").unwrap().spec;
+    spec.template.benefit = BenefitSpec::Discount(percent_off(40));
+    f.store
+        .update_campaign(f.project, "Spring", &spec, t0())
+        .unwrap();
+    let benefit = |code: &str| f.store.voucher(f.project, code).unwrap().benefit;
+    assert_eq!(benefit("CAMP-1"), BenefitSpec::Discount(percent_off(40)));
+    assert_eq!(benefit("CAMP-4"), BenefitSpec::Discount(percent_off(30)));
     // Another project cannot import into this campaign.
     let other = other_project(&f);
     assert!(matches!(
@@ -694,8 +704,10 @@ fn bare_insert(f: &Fixture, rows: usize) {
     let conn = rusqlite::Connection::open(f.store.path()).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .unwrap();
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536")
-        .unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000",
+    )
+    .unwrap();
     let discount = r#"{"value":{"type":"AMOUNT","amount_off":{"amount":"10.00","currency":"EUR"}},"effect":"APPLY_TO_ORDER"}"#;
     let validity =
         r#"{"start":null,"expiration":null,"days_of_week":null,"daily_hours":[],"timeframe":null}"#;
@@ -714,8 +726,8 @@ fn bare_insert(f: &Fixture, rows: usize) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_millis();
-            let random = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
-            let ext_id = format!("v_{ms:011x}{random:014x}");
+            let random = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 28;
+            let ext_id = format!("v_{ms:011x}{random:09x}");
             stmt.execute(rusqlite::params![
                 project.0,
                 ext_id,
