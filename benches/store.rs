@@ -24,9 +24,9 @@ use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::Order;
 use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest,
-    CheckoutStore, ProjectId, ProjectSpec, ProjectStore, RedeemableRequest, StoreError,
-    VoucherTemplate,
+    BenefitSpec, BulkStore, CampaignSpec, CampaignStore, ChannelType, CheckoutMode,
+    CheckoutRequest, CheckoutStore, ProjectId, ProjectSpec, ProjectStore, RedeemableRequest,
+    StoreError, VoucherQuery, VoucherTemplate,
 };
 use voucher_core::validity::Validity;
 use voucher_core::voucher::{
@@ -284,6 +284,65 @@ fn scenario_codegen(n: u64) {
     );
 }
 
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn scenario_csv(n: u64) {
+    println!("## CSV export and import of {n} vouchers");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("csv.db");
+    let (store, project) = open(&path, 256);
+    let c = store
+        .create_campaign(
+            project,
+            &campaign("Csv", n, RedemptionQuantity::Limited(1)),
+            now(),
+        )
+        .unwrap();
+    store.generate_codes(project, &c.id, n, 3, now()).unwrap();
+    let csv_path = dir.path().join("vouchers.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv_path).unwrap());
+    let started = Instant::now();
+    let rows = store
+        .export_vouchers_csv(project, &VoucherQuery::default(), &mut out)
+        .unwrap();
+    out.flush().unwrap();
+    let export = started.elapsed();
+    println!(
+        "export: {rows} rows in {:.2}s, {:.0} rows/s",
+        export.as_secs_f64(),
+        rows as f64 / export.as_secs_f64()
+    );
+    // Import the export into a second project of the same file.
+    let spec = ProjectSpec {
+        name: "import".to_owned(),
+        currency: Currency::EUR,
+        time_zone: chrono_tz::Tz::UTC,
+        stacking: Default::default(),
+    };
+    let other = store.create_project(&spec, now()).unwrap().id;
+    let mut input = std::io::BufReader::new(std::fs::File::open(&csv_path).unwrap());
+    let started = Instant::now();
+    let report = store
+        .import_vouchers_csv(other, None, &mut input, now())
+        .unwrap();
+    let import = started.elapsed();
+    println!(
+        "import: {} rows ({} refused) in {:.2}s, {:.0} rows/s",
+        report.done_count,
+        report.failed.len(),
+        import.as_secs_f64(),
+        report.done_count as f64 / import.as_secs_f64()
+    );
+    println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -294,9 +353,12 @@ fn main() {
     match which {
         "redeem" => scenario_redeem(),
         "codegen" => scenario_codegen(n(1_000_000)),
+        "csv" => scenario_csv(n(1_000_000)),
+        "rss" => scenario_csv(n(10_000_000)),
         _ => {
             scenario_redeem();
             scenario_codegen(1_000_000);
+            scenario_csv(1_000_000);
         }
     }
 }

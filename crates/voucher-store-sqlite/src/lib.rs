@@ -106,6 +106,9 @@ struct Inner {
 /// code then costs disk reads on insert and lookup.
 const CACHE_KIB: u32 = 64 * 1024;
 
+/// Page cache of each pooled read connection, in KiB.
+const READER_CACHE_KIB: u32 = 8 * 1024;
+
 /// WAL pages between automatic checkpoints (SQLite's default is 1000).
 /// A checkpoint copies each changed page once however often it changed, so
 /// a longer interval writes the pages of a busy index far fewer times.
@@ -214,7 +217,12 @@ impl SqliteStore {
             Some(conn) => conn,
             None => {
                 let conn = open_connection(&self.inner.path, &self.inner.options)?;
-                conn.execute_batch("PRAGMA query_only = ON").store()?;
+                // Readers scan rather than revisit: a small cache each, so
+                // a pool of them stays light (the writer keeps the big one).
+                conn.execute_batch(&format!(
+                    "PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"
+                ))
+                .store()?;
                 conn
             }
         };

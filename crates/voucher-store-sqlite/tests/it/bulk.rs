@@ -1,7 +1,5 @@
 //! CSV import and export of vouchers, and the export of redemptions.
 
-use std::time::Instant;
-
 use rust_decimal::Decimal;
 use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
@@ -574,37 +572,6 @@ fn big_csv(n: usize) -> String {
     csv
 }
 
-/// A CSV made as it is read, so that a large import's memory is the
-/// store's alone.
-struct Generated {
-    header: Option<String>,
-    row: fn(usize) -> String,
-    next: usize,
-    rows: usize,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl std::io::Read for Generated {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-            if let Some(header) = self.header.take() {
-                self.buf.extend_from_slice(header.as_bytes());
-            }
-            while self.buf.len() < 64 * 1024 && self.next < self.rows {
-                self.buf.extend_from_slice((self.row)(self.next).as_bytes());
-                self.next += 1;
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 #[test]
 fn a_large_import_spans_batches_and_keeps_row_numbers() {
     let f = fixture();
@@ -622,123 +589,4 @@ fn a_large_import_spans_batches_and_keeps_row_numbers() {
     assert_eq!(report.done_count, 12_000);
     let (n, _) = export(&f, f.project, &VoucherQuery::default());
     assert_eq!(n, 12_000);
-}
-
-/// Rows per second of import and export at 100k rows (or
-/// `VOUCHER_BULK_ROWS`), beside a bare `INSERT` of similar rows as the
-/// baseline. A measurement, not a test: `cargo test --release -p
-/// voucher-store-sqlite --test it bulk::speed -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn speed() {
-    let rows_env = std::env::var("VOUCHER_BULK_ROWS").ok();
-    let rows = rows_env.and_then(|n| n.parse().ok()).unwrap_or(100_000);
-    let f = fixture();
-    let rate = |secs: f64| rows as f64 / secs;
-    let timed = |work: &mut dyn FnMut()| {
-        let start = Instant::now();
-        work();
-        start.elapsed().as_secs_f64()
-    };
-    let import_stream = |project: ProjectId, row: fn(usize) -> String| {
-        let mut input = Generated {
-            header: Some(big_csv(0)),
-            row,
-            next: 0,
-            rows,
-            buf: Vec::new(),
-            pos: 0,
-        };
-        let report = f
-            .store
-            .import_vouchers_csv(project, None, &mut input, t0())
-            .unwrap();
-        assert_eq!(report.done_count, rows as u64);
-    };
-    let mixed_secs = timed(&mut || import_stream(f.project, mixed_row));
-    let other = other_project(&f);
-    let codes_secs = timed(&mut || {
-        import_stream(other, |i| {
-            format!("D{i:08},DISCOUNT_VOUCHER,10.00,AMOUNT,,,,1,0,,true,,\n")
-        })
-    });
-    let mut exports = Vec::new();
-    for project in [f.project, other] {
-        exports.push(timed(&mut || {
-            let n = f
-                .store
-                .export_vouchers_csv(project, &VoucherQuery::default(), &mut std::io::sink())
-                .unwrap();
-            assert_eq!(n, rows as u64);
-        }));
-    }
-    let bare_secs = timed(&mut || bare_insert(&f, rows));
-    println!(
-        "import: mixed {:.0} rows/s, discount codes {:.0} rows/s; export: mixed {:.0} rows/s, \
-         discount codes {:.0} rows/s; bare INSERT baseline {:.0} rows/s",
-        rate(mixed_secs),
-        rate(codes_secs),
-        rate(exports[0]),
-        rate(exports[1]),
-        rate(bare_secs)
-    );
-}
-
-/// `rows` voucher rows inserted with one prepared statement, 5,000 per
-/// transaction, into a third project (ids of the store's form): what an
-/// import cannot beat.
-fn bare_insert(f: &Fixture, rows: usize) {
-    let project = f
-        .store
-        .create_project(
-            &ProjectSpec {
-                name: "bare".to_owned(),
-                currency: Currency::EUR,
-                time_zone: chrono_tz::Tz::UTC,
-                stacking: StackingRules::default(),
-            },
-            t0(),
-        )
-        .unwrap()
-        .id;
-    let conn = rusqlite::Connection::open(f.store.path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000",
-    )
-    .unwrap();
-    let discount = r#"{"value":{"type":"AMOUNT","amount_off":{"amount":"10.00","currency":"EUR"}},"effect":"APPLY_TO_ORDER"}"#;
-    let validity =
-        r#"{"start":null,"expiration":null,"days_of_week":null,"daily_hours":[],"timeframe":null}"#;
-    for batch in 0..rows.div_ceil(5_000) {
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT INTO vouchers (project_id, ext_id, code, type, discount, quantity, active,
-                                       validity, metadata, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'DISCOUNT_VOUCHER', ?4, 1, 1, ?5, '{}', ?6, ?6)",
-            )
-            .unwrap();
-        for i in batch * 5_000..((batch + 1) * 5_000).min(rows) {
-            // The store's id form: creation milliseconds, then random bits.
-            let ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis();
-            let random = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 28;
-            let ext_id = format!("v_{ms:011x}{random:09x}");
-            stmt.execute(rusqlite::params![
-                project.0,
-                ext_id,
-                format!("B{i:08}"),
-                discount,
-                validity,
-                t0().timestamp_millis()
-            ])
-            .unwrap();
-        }
-        drop(stmt);
-        conn.execute_batch("COMMIT").unwrap();
-    }
 }

@@ -1,0 +1,221 @@
+//! `voucher serve`: opens (creating and migrating) the database, makes sure
+//! the `default` project and its keys exist, and serves the HTTP API until
+//! SIGINT or SIGTERM, then finishes the requests in flight and exits 0.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use voucher_core::money::Currency;
+use voucher_core::port::{
+    ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore, StoreError,
+};
+use voucher_http::{AppState, Config};
+use voucher_store_sqlite::{Options, SqliteStore, Synchronous};
+
+/// Flags of `voucher serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  voucher serve --db shop.db --listen 127.0.0.1:8080")]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "VOUCHER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Durability of commits: full (survives power loss) or normal.
+    #[arg(long, env = "VOUCHER_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    pub synchronous: String,
+    /// Currency of the `default` project when it is created.
+    #[arg(long, env = "VOUCHER_CURRENCY", default_value = "EUR")]
+    pub currency: String,
+    /// Time zone of the `default` project when it is created.
+    #[arg(long, env = "VOUCHER_TIME_ZONE", default_value = "UTC")]
+    pub time_zone: String,
+    /// Most bytes of a JSON request body.
+    #[arg(long, env = "VOUCHER_JSON_BODY_MAX", default_value_t = 1 << 20)]
+    pub json_body_max: usize,
+    /// Most bytes of a CSV upload.
+    #[arg(long, env = "VOUCHER_CSV_BODY_MAX", default_value_t = 10 << 20)]
+    pub csv_body_max: usize,
+}
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened or written.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A flag is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The address could not be bound, or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn random_secret(bytes: usize) -> Result<String, ServeError> {
+    let mut buf = vec![0u8; bytes];
+    // Without OS randomness there is no safe secret to make.
+    getrandom::fill(&mut buf)
+        .map_err(|e| ServeError::Io(std::io::Error::other(format!("no OS randomness: {e}"))))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The `default` project, created on first start.
+pub fn ensure_default_project(
+    store: &SqliteStore,
+    currency: &str,
+    time_zone: &str,
+) -> Result<ProjectId, ServeError> {
+    if let Some(project) = store.project_by_name("default")? {
+        return Ok(project.id);
+    }
+    let spec = ProjectSpec {
+        name: "default".to_owned(),
+        currency: Currency::parse(currency).map_err(|e| ServeError::Usage(e.to_string()))?,
+        time_zone: time_zone
+            .parse()
+            .map_err(|_| ServeError::Usage(format!("unknown time zone {time_zone:?}")))?,
+        stacking: Default::default(),
+    };
+    match store.create_project(&spec, Utc::now()) {
+        Ok(project) => Ok(project.id),
+        // Another process created it meanwhile.
+        Err(StoreError::Duplicate { .. }) => store
+            .project_by_name("default")?
+            .map(|p| p.id)
+            .ok_or_else(|| ServeError::Usage("the default project vanished".to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes sure the bootstrap keys exist: those of the environment
+/// (VOUCHER_APP_ID, VOUCHER_APP_TOKEN, VOUCHER_CLIENT_APP_ID,
+/// VOUCHER_CLIENT_TOKEN) at every start, or new random ones printed once
+/// when the project has no key at all.
+fn ensure_keys(store: &SqliteStore, project: ProjectId) -> Result<(), ServeError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let origins: Vec<String> = env("VOUCHER_CLIENT_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has_keys = store
+        .keys()?
+        .iter()
+        .any(|k| k.project == project && k.revoked_at.is_none());
+    let given = [
+        (
+            KeyKind::Server,
+            env("VOUCHER_APP_ID"),
+            env("VOUCHER_APP_TOKEN"),
+        ),
+        (
+            KeyKind::Client,
+            env("VOUCHER_CLIENT_APP_ID"),
+            env("VOUCHER_CLIENT_TOKEN"),
+        ),
+    ];
+    for (kind, app_id, secret) in given {
+        let printed = app_id.is_none() || secret.is_none();
+        if printed && has_keys {
+            continue;
+        }
+        let app_id = match app_id {
+            Some(id) => id,
+            None => random_secret(8)?,
+        };
+        let secret = match secret {
+            Some(secret) => secret,
+            None => random_secret(24)?,
+        };
+        let spec = KeySpec {
+            project,
+            kind,
+            app_id: app_id.clone(),
+            secret: secret.clone(),
+            origins: if kind == KeyKind::Client {
+                origins.clone()
+            } else {
+                Vec::new()
+            },
+            permissions: match kind {
+                KeyKind::Client => vec![ClientPermission::Redeem, ClientPermission::Publish],
+                KeyKind::Server => Vec::new(),
+            },
+        };
+        match store.create_key(&spec, Utc::now()) {
+            Ok(_) if printed => {
+                let side = if kind == KeyKind::Server {
+                    "server"
+                } else {
+                    "client"
+                };
+                println!("created {side} key: application id {app_id}, secret {secret}");
+            }
+            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Runs the server.
+pub fn run(db: PathBuf, args: &ServeArgs) -> Result<(), ServeError> {
+    let synchronous = if args.synchronous == "normal" {
+        Synchronous::Normal
+    } else {
+        Synchronous::Full
+    };
+    let store = SqliteStore::open(
+        &db,
+        Options {
+            synchronous,
+            ..Options::default()
+        },
+    )?;
+    let project = ensure_default_project(&store, &args.currency, &args.time_zone)?;
+    ensure_keys(&store, project)?;
+    let config = Config {
+        json_body_max: args.json_body_max,
+        csv_body_max: args.csv_body_max,
+    };
+    let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let address = listener.local_addr()?;
+        println!("listening on http://{address}");
+        std::io::stdout().flush()?;
+        voucher_http::serve(listener, state, shutdown_signal()).await
+    })?;
+    Ok(())
+}
