@@ -27,8 +27,9 @@ use rand_chacha::ChaCha8Rng;
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::Order;
 use voucher_core::port::{
-    BenefitSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore,
-    CustomerSpec, ProjectStore, RedeemableRequest, RollbackRequest, StoreError, VoucherStore,
+    BalanceChange, BenefitSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest,
+    CheckoutStore, CustomerSpec, GiftStore, ProjectStore, RedeemableRequest, RollbackRequest,
+    StoreError, VoucherStore,
 };
 use voucher_core::voucher::RedemptionQuantity;
 use voucher_store_sqlite::{Options, SqliteStore};
@@ -110,17 +111,22 @@ fn seed(store: &SqliteStore) -> Vec<String> {
             store.create_campaign(project, &spec, t0()).unwrap()
         }
     };
-    if campaign.codes_count < DISCOUNT_CODES {
-        store
-            .generate_codes(
-                project,
-                &campaign.id,
-                DISCOUNT_CODES - campaign.codes_count,
-                11,
-                t0(),
-            )
-            .unwrap();
-    }
+    // Fresh codes at every start, so that the load keeps succeeding (and
+    // keeps writing ledgers and counters) however long the harness runs.
+    let fresh = if campaign.codes_count < DISCOUNT_CODES {
+        DISCOUNT_CODES - campaign.codes_count
+    } else {
+        10
+    };
+    store
+        .generate_codes(
+            project,
+            &campaign.id,
+            fresh,
+            u64::from(std::process::id()),
+            t0(),
+        )
+        .unwrap();
     let mut codes: Vec<String> = (0..GIFT_CARDS).map(|i| format!("GIFT-{i}")).collect();
     for code in &codes {
         let spec = voucher_spec(
@@ -131,13 +137,25 @@ fn seed(store: &SqliteStore) -> Vec<String> {
             RedemptionQuantity::Unlimited,
         );
         match store.create_voucher(project, &spec, t0()) {
-            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+            Ok(_) => {}
+            // An existing card is topped up: a ledger addition to check too.
+            Err(StoreError::Duplicate { .. }) => {
+                let top_up = BalanceChange {
+                    amount_minor: GIFT_AMOUNT_MINOR,
+                    reason: Some("crash harness top-up".to_owned()),
+                    source_id: None,
+                    actor: "crash".to_owned(),
+                };
+                store.adjust_balance(project, code, &top_up, t0()).unwrap();
+            }
             Err(e) => panic!("creating {code}: {e}"),
         }
     }
     let conn = rusqlite::Connection::open(store.path()).unwrap();
     let mut stmt = conn
-        .prepare("SELECT code FROM vouchers WHERE code LIKE 'CR-%'")
+        .prepare(
+            "SELECT code FROM vouchers WHERE code LIKE 'CR-%' AND redeemed_quantity < quantity",
+        )
         .unwrap();
     let discount: Vec<String> = stmt
         .query_map([], |r| r.get(0))
