@@ -371,14 +371,41 @@ impl Money {
 }
 
 /// `amount * 10^digits` as an exact `i64`.
+/// `amount * 10^digits` as an integer. Works on the mantissa and scale
+/// directly (`amount = mantissa / 10^scale`), without `Decimal` arithmetic:
+/// this runs for every price of every order. A mantissa fits 96 bits and
+/// `digits` is at most a currency's minor unit, so the `i128` products below
+/// cannot overflow; the checked forms only keep that an argument, not a
+/// promise.
 fn to_integer(amount: Decimal, digits: u32, currency: Currency) -> Result<i64, MoneyError> {
-    let scaled = amount
-        .checked_mul(Decimal::from(10_i64.pow(digits)))
-        .ok_or(MoneyError::Overflow)?;
-    if !scaled.fract().is_zero() {
-        return Err(MoneyError::TooPrecise { currency });
-    }
+    let mantissa = amount.mantissa();
+    let scale = amount.scale();
+    let scaled = if scale <= digits {
+        10_i128
+            .checked_pow(digits - scale)
+            .and_then(|factor| mantissa.checked_mul(factor))
+            .ok_or(MoneyError::Overflow)?
+    } else {
+        let divisor = 10_i128
+            .checked_pow(scale - digits)
+            .ok_or(MoneyError::TooPrecise { currency })?;
+        if mantissa % divisor != 0 {
+            return Err(MoneyError::TooPrecise { currency });
+        }
+        mantissa / divisor
+    };
     i64::try_from(scaled).map_err(|_| MoneyError::Overflow)
+}
+
+/// The largest absolute amount in `currency`'s minor units
+/// ([`AMOUNT_MAJOR_MAX`] major units): `Money::from_minor(m, currency)` is
+/// `Ok` exactly when `m.unsigned_abs() <= minor_max(currency)`, so hot paths
+/// check the range with one integer comparison instead of a `Decimal`.
+pub(crate) fn minor_max(currency: Currency) -> u64 {
+    10_u64
+        .checked_pow(currency.minor_unit())
+        .and_then(|factor| AMOUNT_MAJOR_MAX.unsigned_abs().checked_mul(factor))
+        .unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for Money {
