@@ -1956,6 +1956,29 @@ mod tests {
     }
 
     #[test]
+    fn line_ids_read_back_inline_or_not() {
+        let check = |id: &str| {
+            let state = order(
+                None,
+                vec![Line {
+                    sku_id: Some(id.to_owned().into()),
+                    ..product_line(id, 100, 1)
+                }],
+            );
+            let line = &state.lines()[0];
+            assert_eq!(line.product_id(), Some(id));
+            assert_eq!(line.sku_id(), Some(id));
+        };
+        for len in [0, 1, 22, 23, 24, 256] {
+            check(&"p".repeat(len));
+        }
+        check("żółć-ß-𝄞");
+        assert_eq!(LineId::new("abc"), LineId::new("abc"));
+        assert_ne!(LineId::new("abc"), LineId::new("abd"));
+        assert_ne!(LineId::new(&"a".repeat(24)), LineId::new(&"a".repeat(23)));
+    }
+
+    #[test]
     fn unit_matches_by_sku_first() {
         let mut state = order(
             None,

@@ -547,6 +547,21 @@ mod tests {
         assert!(Currency::parse("XXX").is_err());
     }
 
+    #[test]
+    fn minor_max_is_the_range_of_from_minor() {
+        let check = |currency: Currency, expected: u64| {
+            assert_eq!(minor_max(currency), expected);
+            let edge = i64::try_from(expected).unwrap();
+            assert!(Money::from_minor(edge, currency).is_ok());
+            assert!(Money::from_minor(-edge, currency).is_ok());
+            assert!(Money::from_minor(edge + 1, currency).is_err());
+            assert!(Money::from_minor(-edge - 1, currency).is_err());
+        };
+        check(Currency::EUR, 1_000_000_000_000_000);
+        check(Currency::JPY, 10_000_000_000_000);
+        check(Currency::KWD, 10_000_000_000_000_000);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -563,6 +578,33 @@ mod tests {
         fn wire_round_trips(wire in -1_000_000_000_000_000_i64..1_000_000_000_000_000) {
             let money = Money::from_wire(wire, Currency::EUR).unwrap();
             prop_assert_eq!(money.to_wire().unwrap(), wire);
+        }
+
+        /// The mantissa-and-scale `to_integer` agrees with the `Decimal`
+        /// arithmetic it replaced, on every scale and sign, and
+        /// `minor_max` is exactly the range of `from_minor`.
+        #[test]
+        fn to_integer_is_the_decimal_formula(
+            mantissa in -(1_i64 << 62)..(1_i64 << 62),
+            scale in 0_u32..12,
+            currency in prop::sample::select(vec![Currency::EUR, Currency::JPY, Currency::KWD]),
+        ) {
+            let amount = Decimal::new(mantissa, scale);
+            let digits = currency.minor_unit();
+            let old = amount
+                .checked_mul(Decimal::from(10_i64.pow(digits)))
+                .ok_or(MoneyError::Overflow)
+                .and_then(|scaled| {
+                    if !scaled.fract().is_zero() {
+                        return Err(MoneyError::TooPrecise { currency });
+                    }
+                    i64::try_from(scaled).map_err(|_| MoneyError::Overflow)
+                });
+            prop_assert_eq!(to_integer(amount, digits, currency), old);
+            prop_assert_eq!(
+                Money::from_minor(mantissa, currency).is_ok(),
+                mantissa.unsigned_abs() <= minor_max(currency)
+            );
         }
     }
 }
