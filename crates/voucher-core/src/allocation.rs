@@ -234,7 +234,11 @@ fn split(amount: i64, weights: &[i64], open: &[usize]) -> Result<Vec<i64>, Alloc
     let leftover =
         usize::try_from(amount_wide - floored_sum).map_err(|_| AllocationError::Overflow)?;
     // Largest remainder first; equal remainders keep the earlier part first.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Positions are distinct, so the order is total and an unstable sort
+    // gives the same result; with no leftover there is nothing to order.
+    if leftover > 0 {
+        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    }
     debug_assert!(leftover <= open.len());
     for &(_, position) in remainders.iter().take(leftover) {
         if let Some(share) = shares.get_mut(position) {

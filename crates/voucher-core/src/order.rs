@@ -14,7 +14,7 @@ use crate::limits::{
     ID_LEN_MAX, ITEMS_PER_ORDER_MAX, ITEM_QUANTITY_MAX, METADATA_KEYS_MAX,
     SEGMENTS_PER_CUSTOMER_MAX,
 };
-use crate::money::{Currency, Money, MoneyError};
+use crate::money::{minor_max, Currency, Money, MoneyError};
 use crate::value::Metadata;
 
 /// One line of an order.
@@ -210,6 +210,15 @@ fn checked_minor(money: Money, currency: Currency) -> Result<i64, OrderError> {
     Ok(money.to_minor()?)
 }
 
+/// Errors as `Money::from_minor(minor, currency)` would, by one integer
+/// comparison (this runs for every line of every order).
+fn in_range(minor: i64, currency: Currency) -> Result<(), MoneyError> {
+    if minor.unsigned_abs() > minor_max(currency) {
+        return Err(MoneyError::Overflow);
+    }
+    Ok(())
+}
+
 impl Order {
     /// Checks the order against the project's currency and the limits and
     /// converts it to minor units. A missing order amount is the sum of the
@@ -242,8 +251,8 @@ impl Order {
                 (None, Some(price)) => {
                     let q = i64::try_from(quantity).map_err(|_| MoneyError::Overflow)?;
                     let amount = price.checked_mul(q).ok_or(MoneyError::Overflow)?;
-                    // Re-check the range through Money.
-                    Money::from_minor(amount, currency)?;
+                    // The range of `Money::from_minor`, without a Decimal.
+                    in_range(amount, currency)?;
                     Some(amount)
                 }
                 (None, None) => None,
@@ -273,8 +282,8 @@ impl Order {
             None => lines_total,
         };
         if let Some(total) = lines_total {
-            // The range of the sum, through Money.
-            Money::from_minor(total, currency)?;
+            // The range of the sum.
+            in_range(total, currency)?;
         }
         Ok(CheckedOrder {
             currency,
