@@ -157,7 +157,10 @@ fn distribute(
     let cap_of = |i: usize| caps.and_then(|c| c.get(i).copied());
     let mut shares = vec![0_i64; n];
     // Parts that may still receive something; a part with a zero cap never can.
-    let mut open: Vec<usize> = (0..n).filter(|i| cap_of(*i) != Some(0)).collect();
+    // Sized up front: collecting a filter would grow the vector twice for
+    // ten lines.
+    let mut open: Vec<usize> = Vec::with_capacity(n);
+    open.extend((0..n).filter(|i| cap_of(*i) != Some(0)));
     let mut remaining = total;
     for _round in 0..=n {
         if remaining == 0 || open.is_empty() {

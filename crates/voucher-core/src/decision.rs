@@ -653,9 +653,11 @@ fn validity_refusal(
     let tz = campaign
         .and_then(|c| c.time_zone)
         .unwrap_or(project.time_zone);
-    let mut statuses = vec![voucher.validity.status(now, tz)];
+    // At most three statuses: an array, not a vector (this runs on every
+    // decision).
+    let mut statuses = [Some(voucher.validity.status(now, tz)), None, None];
     if let Some(campaign) = campaign {
-        statuses.push(campaign.validity.status(now, tz));
+        statuses[1] = Some(campaign.validity.status(now, tz));
     }
     if let (Some(published_at), Some(duration)) =
         (voucher.published_at, voucher.active_after_publishing)
@@ -665,7 +667,7 @@ fn validity_refusal(
         // computed (past the calendar's end) never comes.
         if let Some(expiry) = duration.after(published_at, tz) {
             if Moment::Instant(expiry).has_expired(now, tz) {
-                statuses.push(ValidityStatus::Expired);
+                statuses[2] = Some(ValidityStatus::Expired);
             }
         }
     }
@@ -677,6 +679,7 @@ fn validity_refusal(
     };
     statuses
         .iter()
+        .flatten()
         .filter_map(rank)
         .min()
         .map(|(_, reason)| reason)
