@@ -198,6 +198,15 @@ fn distribute(
     })
 }
 
+/// `(a / b, a % b)`, in `i64` when both fit: the same numbers, without the
+/// `i128` division routine, which is most of a split's cost on usual amounts.
+fn div_rem(a: i128, b: i128) -> (i128, i128) {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) if b > 0 => (i128::from(a / b), i128::from(a % b)),
+        _ => (a / b, a % b),
+    }
+}
+
 /// One round: `amount` over the parts `open` (indices into `weights`), floored
 /// shares plus the leftover units to the largest remainders, ties to the
 /// earlier part. All weights zero: equal weights.
@@ -228,8 +237,7 @@ fn split(amount: i64, weights: &[i64], open: &[usize]) -> Result<Vec<i64>, Alloc
         let product = amount_wide * weight_of(i);
         // Rounding point: floor (Rounding::Down on non-negative values); the
         // leftover units are handed out below.
-        let share = product / weight_sum;
-        let remainder = product % weight_sum;
+        let (share, remainder) = div_rem(product, weight_sum);
         floored_sum += share;
         shares.push(i64::try_from(share).map_err(|_| AllocationError::Overflow)?);
         remainders.push((remainder, position));
