@@ -157,7 +157,10 @@ fn distribute(
     let cap_of = |i: usize| caps.and_then(|c| c.get(i).copied());
     let mut shares = vec![0_i64; n];
     // Parts that may still receive something; a part with a zero cap never can.
-    let mut open: Vec<usize> = (0..n).filter(|i| cap_of(*i) != Some(0)).collect();
+    // Sized up front: collecting a filter would grow the vector twice for
+    // ten lines.
+    let mut open: Vec<usize> = Vec::with_capacity(n);
+    open.extend((0..n).filter(|i| cap_of(*i) != Some(0)));
     let mut remaining = total;
     for _round in 0..=n {
         if remaining == 0 || open.is_empty() {
@@ -195,6 +198,15 @@ fn distribute(
     })
 }
 
+/// `(a / b, a % b)`, in `i64` when both fit: the same numbers, without the
+/// `i128` division routine, which is most of a split's cost on usual amounts.
+fn div_rem(a: i128, b: i128) -> (i128, i128) {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) if b > 0 => (i128::from(a / b), i128::from(a % b)),
+        _ => (a / b, a % b),
+    }
+}
+
 /// One round: `amount` over the parts `open` (indices into `weights`), floored
 /// shares plus the leftover units to the largest remainders, ties to the
 /// earlier part. All weights zero: equal weights.
@@ -225,8 +237,7 @@ fn split(amount: i64, weights: &[i64], open: &[usize]) -> Result<Vec<i64>, Alloc
         let product = amount_wide * weight_of(i);
         // Rounding point: floor (Rounding::Down on non-negative values); the
         // leftover units are handed out below.
-        let share = product / weight_sum;
-        let remainder = product % weight_sum;
+        let (share, remainder) = div_rem(product, weight_sum);
         floored_sum += share;
         shares.push(i64::try_from(share).map_err(|_| AllocationError::Overflow)?);
         remainders.push((remainder, position));
@@ -234,7 +245,11 @@ fn split(amount: i64, weights: &[i64], open: &[usize]) -> Result<Vec<i64>, Alloc
     let leftover =
         usize::try_from(amount_wide - floored_sum).map_err(|_| AllocationError::Overflow)?;
     // Largest remainder first; equal remainders keep the earlier part first.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Positions are distinct, so the order is total and an unstable sort
+    // gives the same result; with no leftover there is nothing to order.
+    if leftover > 0 {
+        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    }
     debug_assert!(leftover <= open.len());
     for &(_, position) in remainders.iter().take(leftover) {
         if let Some(share) = shares.get_mut(position) {

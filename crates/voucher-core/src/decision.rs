@@ -368,7 +368,7 @@ pub fn validate(
     credits: Credits,
 ) -> Result<Validation, Refusal> {
     let checked = check_input(project, checkout)?;
-    let mut order = OrderState::new(checked.clone())?;
+    let mut order = OrderState::of(&checked)?;
     let outcome = decide(
         project,
         candidate,
@@ -398,10 +398,10 @@ pub fn redeem(
 }
 
 /// Checks the order and customer, the input half of every decision.
-pub(crate) fn check_input(
+pub(crate) fn check_input<'a>(
     project: &Project,
-    checkout: &Checkout<'_>,
-) -> Result<CheckedOrder, Refusal> {
+    checkout: &Checkout<'a>,
+) -> Result<CheckedOrder<'a>, Refusal> {
     checkout.customer.check()?;
     Ok(checkout.order.check(project.currency)?)
 }
@@ -433,7 +433,7 @@ pub(crate) fn decide(
     project: &Project,
     candidate: &Candidate<'_>,
     checkout: &Checkout<'_>,
-    checked: &CheckedOrder,
+    checked: &CheckedOrder<'_>,
     state: &OrderState,
     credits: Credits,
     counts: CountLimits,
@@ -545,7 +545,7 @@ fn rule_sets<'a>(
 /// targets (`None`: every line).
 fn targets<'a>(
     sets: impl Iterator<Item = &'a RuleSet>,
-    order: &CheckedOrder,
+    order: &CheckedOrder<'_>,
 ) -> Option<Vec<LineTarget>> {
     rules::combine_targets(sets.map(|set| set.targets(order)))
 }
@@ -556,7 +556,7 @@ fn check_needs(
     voucher: &Voucher,
     campaign: Option<&Campaign>,
     checkout: &Checkout<'_>,
-    checked: &CheckedOrder,
+    checked: &CheckedOrder<'_>,
     state: &OrderState,
     currency: Currency,
     credits: Credits,
@@ -616,7 +616,7 @@ fn check_needs(
 
 /// What a discount needs from the order: an amount for order-level effects,
 /// lines for item-level ones (UNIT effects add their own lines).
-fn missing_discount_input(discount: &Discount, checked: &CheckedOrder) -> Option<Reason> {
+fn missing_discount_input(discount: &Discount, checked: &CheckedOrder<'_>) -> Option<Reason> {
     if discount.value().kind() == DiscountKind::Unit {
         return None;
     }
@@ -653,9 +653,11 @@ fn validity_refusal(
     let tz = campaign
         .and_then(|c| c.time_zone)
         .unwrap_or(project.time_zone);
-    let mut statuses = vec![voucher.validity.status(now, tz)];
+    // At most three statuses: an array, not a vector (this runs on every
+    // decision).
+    let mut statuses = [Some(voucher.validity.status(now, tz)), None, None];
     if let Some(campaign) = campaign {
-        statuses.push(campaign.validity.status(now, tz));
+        statuses[1] = Some(campaign.validity.status(now, tz));
     }
     if let (Some(published_at), Some(duration)) =
         (voucher.published_at, voucher.active_after_publishing)
@@ -665,7 +667,7 @@ fn validity_refusal(
         // computed (past the calendar's end) never comes.
         if let Some(expiry) = duration.after(published_at, tz) {
             if Moment::Instant(expiry).has_expired(now, tz) {
-                statuses.push(ValidityStatus::Expired);
+                statuses[2] = Some(ValidityStatus::Expired);
             }
         }
     }
@@ -677,6 +679,7 @@ fn validity_refusal(
     };
     statuses
         .iter()
+        .flatten()
         .filter_map(rank)
         .min()
         .map(|(_, reason)| reason)

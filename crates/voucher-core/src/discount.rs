@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::allocation::{allocate_capped, AllocationError};
 use crate::limits::{ID_LEN_MAX, ITEMS_PER_ORDER_MAX, ITEM_QUANTITY_MAX, RUNNING_ORDER_LINES_MAX};
-use crate::money::{Currency, Money, MoneyError, Rounding};
+use crate::money::{minor_max, Currency, Money, MoneyError, Rounding};
 use crate::order::{CheckedOrder, LineTarget, OrderError};
 
 /// How a discount is applied to an order. Wire names in
@@ -224,8 +224,8 @@ impl UnitProduct {
     /// A SKU id decides alone; otherwise the product id.
     fn matches(&self, line: &LineState) -> bool {
         match (&self.sku_id, &self.product_id) {
-            (Some(sku), _) => line.sku_id.as_ref() == Some(sku),
-            (None, Some(product)) => line.product_id.as_ref() == Some(product),
+            (Some(sku), _) => line.sku_id() == Some(sku.as_str()),
+            (None, Some(product)) => line.product_id() == Some(product.as_str()),
             (None, None) => false,
         }
     }
@@ -521,11 +521,61 @@ impl Totals {
     }
 }
 
+/// Longest identifier a [`LineId`] keeps inline.
+const LINE_ID_INLINE_MAX: usize = 23;
+
+/// A line's product or SKU id. Short ids (most are) are kept inline, so
+/// that building a running order from a checked one, which borrows the
+/// caller's strings, allocates nothing for them; longer ones on the heap.
+/// The variant follows from the length alone, so the derived equality is
+/// the equality of the strings.
+#[derive(Clone, PartialEq, Eq)]
+enum LineId {
+    /// `bytes[..len]` is the id, the rest zeros.
+    Inline {
+        len: u8,
+        bytes: [u8; LINE_ID_INLINE_MAX],
+    },
+    Heap(Box<str>),
+}
+
+impl LineId {
+    fn new(id: &str) -> LineId {
+        let mut bytes = [0_u8; LINE_ID_INLINE_MAX];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(head), Ok(len)) => {
+                head.copy_from_slice(id.as_bytes());
+                LineId::Inline { len, bytes }
+            }
+            _ => LineId::Heap(id.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            LineId::Inline { len, bytes } => {
+                let head = bytes.get(..usize::from(*len)).unwrap_or_default();
+                // The bytes are a copy of a whole `str`.
+                let text = std::str::from_utf8(head);
+                debug_assert!(text.is_ok(), "an inline id is a copied str");
+                text.unwrap_or_default()
+            }
+            LineId::Heap(id) => id,
+        }
+    }
+}
+
+impl fmt::Debug for LineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// One line of a running order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineState {
-    product_id: Option<String>,
-    sku_id: Option<String>,
+    product_id: Option<LineId>,
+    sku_id: Option<LineId>,
     source_index: Option<usize>,
     initial_quantity: u64,
     quantity: u64,
@@ -538,12 +588,12 @@ pub struct LineState {
 impl LineState {
     /// The product's id, if known.
     pub fn product_id(&self) -> Option<&str> {
-        self.product_id.as_deref()
+        self.product_id.as_ref().map(LineId::as_str)
     }
 
     /// The SKU's id, if known.
     pub fn sku_id(&self) -> Option<&str> {
-        self.sku_id.as_deref()
+        self.sku_id.as_ref().map(LineId::as_str)
     }
 
     /// Index of the line in the caller's order; `None` for a line added by
@@ -709,21 +759,31 @@ impl OrderState {
     /// what [`crate::order::Order::check`] promises (the fields are public):
     /// line count, quantities, non-negative amounts within range. An order
     /// with lines and no amount takes the sum of the lines.
-    pub fn new(order: CheckedOrder) -> Result<OrderState, DiscountError> {
+    pub fn new(order: CheckedOrder<'_>) -> Result<OrderState, DiscountError> {
+        OrderState::of(&order)
+    }
+
+    /// [`OrderState::new`] without taking the checked order, which a
+    /// decision still needs for its rules.
+    pub(crate) fn of(order: &CheckedOrder<'_>) -> Result<OrderState, DiscountError> {
         let currency = order.currency;
         if order.lines.len() > ITEMS_PER_ORDER_MAX {
             return Err(OrderError::TooManyItems.into());
         }
+        // The range of `Money::from_minor`, as one integer comparison.
+        let max = minor_max(currency);
         let in_range = |minor: i64| -> Result<i64, DiscountError> {
             if minor < 0 {
                 return Err(OrderError::NegativeAmount.into());
             }
-            Money::from_minor(minor, currency).map_err(OrderError::from)?;
+            if minor.unsigned_abs() > max {
+                return Err(OrderError::from(MoneyError::Overflow).into());
+            }
             Ok(minor)
         };
         let mut lines = Vec::with_capacity(order.lines.len());
         let mut lines_sum: i64 = 0;
-        for (index, line) in order.lines.into_iter().enumerate() {
+        for (index, line) in order.lines.iter().enumerate() {
             if line.quantity == 0 || line.quantity > ITEM_QUANTITY_MAX {
                 return Err(OrderError::InvalidQuantity { line: index }.into());
             }
@@ -731,8 +791,8 @@ impl OrderState {
             let price = line.price_minor.map(in_range).transpose()?;
             lines_sum = in_range(add(lines_sum, amount)?)?;
             lines.push(LineState {
-                product_id: line.product_id,
-                sku_id: line.sku_id,
+                product_id: line.product_id.as_deref().map(LineId::new),
+                sku_id: line.sku_id.as_deref().map(LineId::new),
                 source_index: line.source_index,
                 initial_quantity: line.quantity,
                 quantity: line.quantity,
@@ -1136,8 +1196,8 @@ impl OrderState {
                     return Err(DiscountError::TooManyLines);
                 }
                 let new_line = LineState {
-                    product_id: product.product_id.clone(),
-                    sku_id: product.sku_id.clone(),
+                    product_id: product.product_id.as_deref().map(LineId::new),
+                    sku_id: product.sku_id.as_deref().map(LineId::new),
                     source_index: None,
                     initial_quantity: 0,
                     quantity: units,
@@ -1364,27 +1424,27 @@ mod tests {
         Money::from_minor(minor, Currency::EUR).unwrap()
     }
 
-    fn line(amount: i64, quantity: u64) -> Line {
+    fn line(amount: i64, quantity: u64) -> Line<'static> {
         Line {
             product_id: None,
             sku_id: None,
             quantity,
             price_minor: None,
             amount_minor: amount,
-            categories: Vec::new(),
+            categories: Vec::new().into(),
             source_index: None,
         }
     }
 
-    fn product_line(product: &str, price: i64, quantity: u64) -> Line {
+    fn product_line(product: &str, price: i64, quantity: u64) -> Line<'static> {
         Line {
-            product_id: Some(product.to_owned()),
+            product_id: Some(product.to_owned().into()),
             price_minor: Some(price),
             ..line(price * i64::try_from(quantity).unwrap(), quantity)
         }
     }
 
-    fn order(amount: Option<i64>, lines: Vec<Line>) -> OrderState {
+    fn order(amount: Option<i64>, lines: Vec<Line<'static>>) -> OrderState {
         let lines = lines
             .into_iter()
             .enumerate()
@@ -1896,6 +1956,29 @@ mod tests {
     }
 
     #[test]
+    fn line_ids_read_back_inline_or_not() {
+        let check = |id: &str| {
+            let state = order(
+                None,
+                vec![Line {
+                    sku_id: Some(id.to_owned().into()),
+                    ..product_line(id, 100, 1)
+                }],
+            );
+            let line = &state.lines()[0];
+            assert_eq!(line.product_id(), Some(id));
+            assert_eq!(line.sku_id(), Some(id));
+        };
+        for len in [0, 1, 22, 23, 24, 256] {
+            check(&"p".repeat(len));
+        }
+        check("żółć-ß-𝄞");
+        assert_eq!(LineId::new("abc"), LineId::new("abc"));
+        assert_ne!(LineId::new("abc"), LineId::new("abd"));
+        assert_ne!(LineId::new(&"a".repeat(24)), LineId::new(&"a".repeat(23)));
+    }
+
+    #[test]
     fn unit_matches_by_sku_first() {
         let mut state = order(
             None,
@@ -2362,7 +2445,7 @@ mod tests {
 
     #[test]
     fn order_state_rechecks_the_order() {
-        let check_error = |amount: Option<i64>, lines: Vec<Line>, expected: OrderError| {
+        let check_error = |amount: Option<i64>, lines: Vec<Line<'_>>, expected: OrderError| {
             let order = CheckedOrder {
                 currency: Currency::EUR,
                 amount_minor: amount,
@@ -2489,7 +2572,7 @@ mod tests {
                     product_line(&format!("p{product}"), price, quantity)
                 } else {
                     Line {
-                        product_id: Some(format!("p{product}")),
+                        product_id: Some(format!("p{product}").into()),
                         ..line(amount, quantity)
                     }
                 }

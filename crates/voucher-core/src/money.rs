@@ -371,14 +371,41 @@ impl Money {
 }
 
 /// `amount * 10^digits` as an exact `i64`.
+/// `amount * 10^digits` as an integer. Works on the mantissa and scale
+/// directly (`amount = mantissa / 10^scale`), without `Decimal` arithmetic:
+/// this runs for every price of every order. A mantissa fits 96 bits and
+/// `digits` is at most a currency's minor unit, so the `i128` products below
+/// cannot overflow; the checked forms only keep that an argument, not a
+/// promise.
 fn to_integer(amount: Decimal, digits: u32, currency: Currency) -> Result<i64, MoneyError> {
-    let scaled = amount
-        .checked_mul(Decimal::from(10_i64.pow(digits)))
-        .ok_or(MoneyError::Overflow)?;
-    if !scaled.fract().is_zero() {
-        return Err(MoneyError::TooPrecise { currency });
-    }
+    let mantissa = amount.mantissa();
+    let scale = amount.scale();
+    let scaled = if scale <= digits {
+        10_i128
+            .checked_pow(digits - scale)
+            .and_then(|factor| mantissa.checked_mul(factor))
+            .ok_or(MoneyError::Overflow)?
+    } else {
+        let divisor = 10_i128
+            .checked_pow(scale - digits)
+            .ok_or(MoneyError::TooPrecise { currency })?;
+        if mantissa % divisor != 0 {
+            return Err(MoneyError::TooPrecise { currency });
+        }
+        mantissa / divisor
+    };
     i64::try_from(scaled).map_err(|_| MoneyError::Overflow)
+}
+
+/// The largest absolute amount in `currency`'s minor units
+/// ([`AMOUNT_MAJOR_MAX`] major units): `Money::from_minor(m, currency)` is
+/// `Ok` exactly when `m.unsigned_abs() <= minor_max(currency)`, so hot paths
+/// check the range with one integer comparison instead of a `Decimal`.
+pub(crate) fn minor_max(currency: Currency) -> u64 {
+    10_u64
+        .checked_pow(currency.minor_unit())
+        .and_then(|factor| AMOUNT_MAJOR_MAX.unsigned_abs().checked_mul(factor))
+        .unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for Money {
@@ -520,6 +547,21 @@ mod tests {
         assert!(Currency::parse("XXX").is_err());
     }
 
+    #[test]
+    fn minor_max_is_the_range_of_from_minor() {
+        let check = |currency: Currency, expected: u64| {
+            assert_eq!(minor_max(currency), expected);
+            let edge = i64::try_from(expected).unwrap();
+            assert!(Money::from_minor(edge, currency).is_ok());
+            assert!(Money::from_minor(-edge, currency).is_ok());
+            assert!(Money::from_minor(edge + 1, currency).is_err());
+            assert!(Money::from_minor(-edge - 1, currency).is_err());
+        };
+        check(Currency::EUR, 1_000_000_000_000_000);
+        check(Currency::JPY, 10_000_000_000_000);
+        check(Currency::KWD, 10_000_000_000_000_000);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -536,6 +578,33 @@ mod tests {
         fn wire_round_trips(wire in -1_000_000_000_000_000_i64..1_000_000_000_000_000) {
             let money = Money::from_wire(wire, Currency::EUR).unwrap();
             prop_assert_eq!(money.to_wire().unwrap(), wire);
+        }
+
+        /// The mantissa-and-scale `to_integer` agrees with the `Decimal`
+        /// arithmetic it replaced, on every scale and sign, and
+        /// `minor_max` is exactly the range of `from_minor`.
+        #[test]
+        fn to_integer_is_the_decimal_formula(
+            mantissa in -(1_i64 << 62)..(1_i64 << 62),
+            scale in 0_u32..12,
+            currency in prop::sample::select(vec![Currency::EUR, Currency::JPY, Currency::KWD]),
+        ) {
+            let amount = Decimal::new(mantissa, scale);
+            let digits = currency.minor_unit();
+            let old = amount
+                .checked_mul(Decimal::from(10_i64.pow(digits)))
+                .ok_or(MoneyError::Overflow)
+                .and_then(|scaled| {
+                    if !scaled.fract().is_zero() {
+                        return Err(MoneyError::TooPrecise { currency });
+                    }
+                    i64::try_from(scaled).map_err(|_| MoneyError::Overflow)
+                });
+            prop_assert_eq!(to_integer(amount, digits, currency), old);
+            prop_assert_eq!(
+                Money::from_minor(mantissa, currency).is_ok(),
+                mantissa.unsigned_abs() <= minor_max(currency)
+            );
         }
     }
 }

@@ -125,7 +125,7 @@ pub fn qualify(
         return Err(QualifyError::TooManyCandidates);
     }
     let checked = decision::check_input(project, checkout).map_err(QualifyError::Input)?;
-    let initial = OrderState::new(checked.clone()).map_err(|e| QualifyError::Input(e.into()))?;
+    let initial = OrderState::of(&checked).map_err(|e| QualifyError::Input(e.into()))?;
     let mut qualified: Vec<Qualified> = candidates
         .iter()
         .enumerate()

@@ -73,7 +73,7 @@ use condition::{Condition, Counting, PropertyProblem};
 #[derive(Debug, Clone, Copy)]
 pub struct RuleFacts<'a> {
     /// The order.
-    pub order: &'a CheckedOrder,
+    pub order: &'a CheckedOrder<'a>,
     /// The order's metadata.
     pub order_metadata: &'a Metadata,
     /// The customer (an empty one when the request names none).
@@ -402,7 +402,7 @@ impl RuleSet {
     }
 
     /// The lines a discount may touch (see [`ApplicableTo::targets`]).
-    pub fn targets(&self, order: &CheckedOrder) -> Option<Vec<LineTarget>> {
+    pub fn targets(&self, order: &CheckedOrder<'_>) -> Option<Vec<LineTarget>> {
         self.applicable_to.targets(order)
     }
 
@@ -541,7 +541,7 @@ impl Level {
 
     /// The fast path: lazy, short-circuiting, each rule evaluated at most
     /// once.
-    fn holds(&self, facts: &RuleFacts<'_>, line: Option<&Line>) -> bool {
+    fn holds(&self, facts: &RuleFacts<'_>, line: Option<&Line<'_>>) -> bool {
         let Some(logic) = &self.logic else {
             return true;
         };
@@ -559,7 +559,7 @@ impl Level {
     }
 
     /// Every rule's result, as a mask.
-    fn truth(&self, facts: &RuleFacts<'_>, line: Option<&Line>) -> u64 {
+    fn truth(&self, facts: &RuleFacts<'_>, line: Option<&Line<'_>>) -> u64 {
         self.rules
             .iter()
             .filter(|rule| rule.holds(facts, line))
@@ -646,14 +646,14 @@ impl Rule {
         })
     }
 
-    fn holds(&self, facts: &RuleFacts<'_>, line: Option<&Line>) -> bool {
+    fn holds(&self, facts: &RuleFacts<'_>, line: Option<&Line<'_>>) -> bool {
         match &self.over_lines {
             Some(quantifier) => self.holds_over_lines(quantifier, facts),
             None => self.own_conditions_hold(facts, line) && self.nested.holds(facts, line),
         }
     }
 
-    fn own_conditions_hold(&self, facts: &RuleFacts<'_>, line: Option<&Line>) -> bool {
+    fn own_conditions_hold(&self, facts: &RuleFacts<'_>, line: Option<&Line<'_>>) -> bool {
         let subject = self.property.subject(facts, line);
         self.conditions.iter().all(|c| c.holds(&subject))
     }

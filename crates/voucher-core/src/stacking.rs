@@ -343,7 +343,7 @@ pub fn validate_stack(
         }
     }
     let checked = decision::check_input(project, checkout).map_err(StackError::Input)?;
-    let initial = OrderState::new(checked.clone()).map_err(|e| StackError::Input(e.into()))?;
+    let initial = OrderState::of(&checked).map_err(|e| StackError::Input(e.into()))?;
     let application_order = sort(rules, entries);
 
     let mut state = initial.clone();

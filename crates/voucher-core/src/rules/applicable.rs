@@ -227,7 +227,7 @@ impl Target {
     }
 
     /// True when the entry refers to the line.
-    pub fn matches(&self, line: &Line) -> bool {
+    pub fn matches(&self, line: &Line<'_>) -> bool {
         let is_ours = |candidate: &str| {
             self.id.as_deref() == Some(candidate) || self.source_id.as_deref() == Some(candidate)
         };
@@ -310,7 +310,7 @@ impl ApplicableTo {
     /// The lines a discount may touch, in line order: `None` when nothing
     /// restricts it (every line, no limits), `Some(vec![])` when no line is
     /// applicable. See the module documentation for the rules.
-    pub fn targets(&self, order: &CheckedOrder) -> Option<Vec<LineTarget>> {
+    pub fn targets(&self, order: &CheckedOrder<'_>) -> Option<Vec<LineTarget>> {
         if !self.has_item_targets() {
             return None;
         }
@@ -405,8 +405,8 @@ impl ApplicableTo {
 }
 
 /// Orders two lines by unit price (the price, else amount over quantity).
-fn compare_unit_price(a: &Line, b: &Line) -> Ordering {
-    let unit = |line: &Line| match line.price_minor {
+fn compare_unit_price(a: &Line<'_>, b: &Line<'_>) -> Ordering {
+    let unit = |line: &Line<'_>| match line.price_minor {
         Some(price) => (i128::from(price), 1i128),
         None => (
             i128::from(line.amount_minor),
@@ -419,7 +419,7 @@ fn compare_unit_price(a: &Line, b: &Line) -> Ordering {
 
 /// The most discount `units` units of the line can take: its amount, or
 /// that share of it, rounded up so that the line is never short.
-fn capacity(line: &Line, units: u64) -> i64 {
+fn capacity(line: &Line<'_>, units: u64) -> i64 {
     let amount = line.amount_minor.max(0);
     if units >= line.quantity {
         return amount;
@@ -512,24 +512,34 @@ mod tests {
 
     use super::*;
 
-    fn line(product: &str, sku: &str, quantity: u64, price: Option<i64>, amount: i64) -> Line {
+    fn line(
+        product: &str,
+        sku: &str,
+        quantity: u64,
+        price: Option<i64>,
+        amount: i64,
+    ) -> Line<'static> {
         Line {
-            product_id: Some(product.to_owned()),
-            sku_id: Some(sku.to_owned()),
+            product_id: Some(product.to_owned().into()),
+            sku_id: Some(sku.to_owned().into()),
             quantity,
             price_minor: price,
             amount_minor: amount,
-            categories: Vec::new(),
+            categories: Vec::new().into(),
             source_index: None,
         }
     }
 
-    fn in_category(mut line: Line, categories: &[&str]) -> Line {
-        line.categories = categories.iter().map(|c| c.to_string()).collect();
+    fn in_category(mut line: Line<'static>, categories: &[&str]) -> Line<'static> {
+        line.categories = categories
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .into();
         line
     }
 
-    fn order(currency: Currency, lines: Vec<Line>) -> CheckedOrder {
+    fn order(currency: Currency, lines: Vec<Line<'static>>) -> CheckedOrder<'static> {
         CheckedOrder {
             currency,
             amount_minor: Some(lines.iter().map(|l| l.amount_minor).sum()),
@@ -539,7 +549,7 @@ mod tests {
 
     /// 0: p1/s1 3 x 10.00, shoes + sale; 1: p2/s2 1 x 25.50, hats;
     /// 2: p3/s3 2 units, 10.00, no price, no category.
-    fn shop() -> CheckedOrder {
+    fn shop() -> CheckedOrder<'static> {
         order(
             Currency::EUR,
             vec![
@@ -551,7 +561,7 @@ mod tests {
     }
 
     /// Tea: three lines of category tea, 10.00 a unit: 3, 2 and 4 units.
-    fn tea() -> CheckedOrder {
+    fn tea() -> CheckedOrder<'static> {
         order(
             Currency::EUR,
             vec![
@@ -576,7 +586,7 @@ mod tests {
         }
     }
 
-    fn check(json: serde_json::Value, order: &CheckedOrder, expected: Option<Vec<LineTarget>>) {
+    fn check(json: serde_json::Value, order: &CheckedOrder<'_>, expected: Option<Vec<LineTarget>>) {
         assert_eq!(applicable(json.clone()).targets(order), expected, "{json}");
     }
 
@@ -888,7 +898,7 @@ mod tests {
         );
     }
 
-    fn arbitrary_order() -> impl Strategy<Value = CheckedOrder> {
+    fn arbitrary_order() -> impl Strategy<Value = CheckedOrder<'static>> {
         let line = (
             0u8..4,
             0u8..4,

@@ -257,7 +257,7 @@ impl Property {
     pub(crate) fn subject<'a>(
         &'a self,
         facts: &RuleFacts<'a>,
-        line: Option<&'a Line>,
+        line: Option<&'a Line<'_>>,
     ) -> Subject<'a> {
         let currency = facts.order.currency;
         match self {
@@ -294,7 +294,7 @@ impl Property {
         }
     }
 
-    fn line_subject<'a>(&self, line: &'a Line, currency: Currency) -> Subject<'a> {
+    fn line_subject<'a>(&self, line: &'a Line<'_>, currency: Currency) -> Subject<'a> {
         match self {
             Property::ProductId => Subject::Text(line.product_id.as_deref()),
             Property::SkuId => Subject::Text(line.sku_id.as_deref()),
@@ -314,7 +314,7 @@ impl Property {
 
     /// True when the line has a value for this item property: the lines an
     /// item rule made only of `$count` conditions counts.
-    pub(crate) fn present_on(&self, line: &Line) -> bool {
+    pub(crate) fn present_on(&self, line: &Line<'_>) -> bool {
         match self {
             Property::ProductId => line.product_id.is_some(),
             Property::SkuId => line.sku_id.is_some(),

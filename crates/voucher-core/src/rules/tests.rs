@@ -10,7 +10,7 @@ use crate::value::Value;
 
 /// The facts of the tests, owned.
 struct World {
-    order: CheckedOrder,
+    order: CheckedOrder<'static>,
     order_metadata: Metadata,
     customer: Customer,
     customer_redemptions: u64,
@@ -38,14 +38,18 @@ fn line(
     price_minor: Option<i64>,
     amount_minor: i64,
     categories: &[&str],
-) -> Line {
+) -> Line<'static> {
     Line {
-        product_id: product.map(str::to_owned),
-        sku_id: sku.map(str::to_owned),
+        product_id: product.map(|p| p.to_owned().into()),
+        sku_id: sku.map(|s| s.to_owned().into()),
         quantity,
         price_minor,
         amount_minor,
-        categories: categories.iter().map(|c| c.to_string()).collect(),
+        categories: categories
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .into(),
         source_index: None,
     }
 }
