@@ -226,7 +226,8 @@ fn check(path: &Path, acked: &BTreeSet<String>, rolled_back: &BTreeSet<String>) 
     let conn = rusqlite::Connection::open(path).unwrap();
     let present = |id: &str| -> Option<String> {
         conn.query_row(
-            "SELECT state FROM redemptions WHERE ext_id = ?1",
+            "SELECT state FROM redemptions
+             WHERE project_id = (SELECT id FROM projects WHERE name = 'default') AND ext_id = ?1",
             [id],
             |r| r.get(0),
         )
@@ -258,7 +259,8 @@ fn check(path: &Path, acked: &BTreeSet<String>, rolled_back: &BTreeSet<String>) 
         .prepare(
             "SELECT v.code, v.redeemed_quantity,
                     (SELECT COUNT(*) FROM redemptions r
-                     WHERE r.voucher_id = v.id AND r.state = 'SUCCEEDED' AND r.kind != 'parent')
+                     WHERE r.project_id = v.project_id AND r.voucher_id = v.id
+                       AND r.state = 'SUCCEEDED' AND r.kind != 'parent')
              FROM vouchers v",
         )
         .unwrap()
