@@ -536,6 +536,15 @@ fn applied_of(outcome: &Outcome) -> (i64, i64) {
     }
 }
 
+/// A code's successful use, as a redemption row records it.
+struct Success<'a> {
+    code: &'a str,
+    inputs: &'a DecisionInputs,
+    outcome: &'a Outcome,
+    transition: &'a Transition,
+    order: i64,
+}
+
 fn credits_of(outcome: &Outcome) -> i64 {
     match outcome {
         Outcome::Gift { credits_minor, .. } => *credits_minor,
@@ -839,6 +848,32 @@ impl Job<'_> {
     }
 
     /// The voucher as it is once `transition` applied.
+    /// Writes one successful use of a code (a single redemption or a
+    /// stacked child) and applies its transition; returns the row id.
+    fn record_success(
+        &self,
+        kind: &'static str,
+        parent: Option<i64>,
+        success: &Success<'_>,
+        snapshot: &OrderSnapshot,
+    ) -> Result<i64, StoreError> {
+        let after = self.voucher_after(success.inputs, success.transition);
+        let (row, _) = self.insert(&NewRow {
+            kind,
+            parent,
+            code: Some(success.code),
+            inputs: Some(success.inputs),
+            order: Some(success.order),
+            failure: None,
+            amount_minor: credits_of(success.outcome),
+            discount_minor: success.transition.given_minor,
+            snapshot,
+            voucher_after: Some(&after),
+        })?;
+        self.apply(success.inputs, success.transition, row)?;
+        Ok(row)
+    }
+
     fn voucher_after(&self, inputs: &DecisionInputs, transition: &Transition) -> VoucherRecord {
         let mut after = inputs.voucher_row.record.clone();
         after.redeemed_quantity = transition.redeemed_quantity_after;
@@ -883,20 +918,14 @@ impl Job<'_> {
             applied_of(outcome),
         );
         let order = self.upsert_order(&mut snapshot)?;
-        let after = self.voucher_after(inputs, transition);
-        let (row, _) = self.insert(&NewRow {
-            kind: "single",
-            parent: None,
-            code: Some(&one.code),
-            inputs: Some(inputs),
-            order: Some(order),
-            failure: None,
-            amount_minor: credits_of(outcome),
-            discount_minor: transition.given_minor,
-            snapshot: &snapshot,
-            voucher_after: Some(&after),
-        })?;
-        self.apply(inputs, transition, row)?;
+        let success = Success {
+            code: &one.code,
+            inputs,
+            outcome,
+            transition,
+            order,
+        };
+        let row = self.record_success("single", None, &success, &snapshot)?;
         let record = load_redemption(self.conn, self.project.id, RowKey::Id(row))?;
         Ok(Answer::Redeemed(Box::new(record)))
     }
@@ -1018,20 +1047,14 @@ impl Job<'_> {
                 items_applied_discount_amount_minor: applied_of(outcome).1,
                 ..parent_snapshot.clone()
             };
-            let after = self.voucher_after(inputs, transition);
-            let (row, _) = self.insert(&NewRow {
-                kind: "child",
-                parent: Some(parent),
-                code: Some(&one.code),
-                inputs: Some(inputs),
-                order: Some(order),
-                failure: None,
-                amount_minor: credits_of(outcome),
-                discount_minor: transition.given_minor,
-                snapshot: &child_snapshot,
-                voucher_after: Some(&after),
-            })?;
-            self.apply(inputs, transition, row)?;
+            let success = Success {
+                code: &one.code,
+                inputs,
+                outcome,
+                transition,
+                order,
+            };
+            self.record_success("child", Some(parent), &success, &child_snapshot)?;
         }
         let statuses = statuses_of(loaded, known, validation);
         let failures = OrderSnapshot {
