@@ -1,0 +1,5 @@
+//! The HTTP API through the whole app over a real SQLite file.
+
+mod support;
+
+mod smoke;

@@ -1,0 +1,206 @@
+//! What every HTTP test shares: a real SQLite store in a temporary
+//! directory, a project `default` (EUR, UTC) with a server key and a client
+//! key, a clock the test sets, and calls through the whole app.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use tower::ServiceExt;
+use voucher_core::money::Currency;
+use voucher_core::port::{
+    ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore,
+};
+use voucher_http::{AppState, Config};
+use voucher_store_sqlite::{Options, SqliteStore};
+
+/// The origin the client key allows.
+pub const ORIGIN: &str = "https://shop.example";
+
+/// A key pair.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Application id.
+    pub id: String,
+    /// Secret.
+    pub token: String,
+}
+
+/// A server over a fresh database.
+pub struct Env {
+    /// The whole app.
+    pub app: Router,
+    /// The store under it, for checks that go around the API.
+    pub store: SqliteStore,
+    /// The `default` project.
+    pub project: ProjectId,
+    /// Its server key.
+    pub server: Keys,
+    /// Its client key (redeem and publish allowed, origin [`ORIGIN`]).
+    pub client: Keys,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// 2026-11-23 12:00:00 UTC, where every test's clock starts.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap()
+}
+
+impl Env {
+    /// A fresh server with the default settings.
+    pub fn new() -> Env {
+        Env::with_config(Config::default())
+    }
+
+    /// A fresh server with `config`.
+    pub fn with_config(config: Config) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("voucher.db"), Options::default()).unwrap();
+        let now = Arc::new(Mutex::new(start()));
+        let clock_now = Arc::clone(&now);
+        let state = AppState::new(
+            Arc::new(store.clone()),
+            Arc::new(move || *clock_now.lock().unwrap()),
+            config,
+        );
+        let mut env = Env {
+            app: voucher_http::app(state),
+            store,
+            project: ProjectId(0),
+            server: Keys {
+                id: String::new(),
+                token: String::new(),
+            },
+            client: Keys {
+                id: String::new(),
+                token: String::new(),
+            },
+            now,
+            _dir: dir,
+        };
+        let (project, server) = env.add_project("default");
+        env.project = project;
+        env.server = server;
+        env.client = env.add_key(project, KeyKind::Client, "default-client");
+        env
+    }
+
+    /// Creates another project (EUR, UTC) and returns it with a server key.
+    pub fn add_project(&self, name: &str) -> (ProjectId, Keys) {
+        let spec = ProjectSpec {
+            name: name.to_owned(),
+            currency: Currency::parse("EUR").unwrap(),
+            time_zone: chrono_tz::UTC,
+            stacking: Default::default(),
+        };
+        let project = self.store.create_project(&spec, start()).unwrap().id;
+        let keys = self.add_key(project, KeyKind::Server, &format!("{name}-server"));
+        (project, keys)
+    }
+
+    /// Creates a key of `kind` in `project`; a client key may redeem and
+    /// publish from [`ORIGIN`].
+    pub fn add_key(&self, project: ProjectId, kind: KeyKind, id: &str) -> Keys {
+        let keys = Keys {
+            id: id.to_owned(),
+            token: format!("{id}-secret-0123456789"),
+        };
+        let client = kind == KeyKind::Client;
+        let spec = KeySpec {
+            project,
+            kind,
+            app_id: keys.id.clone(),
+            secret: keys.token.clone(),
+            origins: if client {
+                vec![ORIGIN.to_owned()]
+            } else {
+                Vec::new()
+            },
+            permissions: if client {
+                vec![ClientPermission::Redeem, ClientPermission::Publish]
+            } else {
+                Vec::new()
+            },
+        };
+        self.store.create_key(&spec, start()).unwrap();
+        keys
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap()
+    }
+
+    /// Sets the clock.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        *self.now.lock().unwrap() = now;
+    }
+
+    /// Sends `request` through the app.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, json)
+    }
+
+    /// Calls a server endpoint with the default project's server key.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let keys = self.server.clone();
+        self.call_as(&keys, method, path, body).await
+    }
+
+    /// Calls a server endpoint with `keys`.
+    pub async fn call_as(
+        &self,
+        keys: &Keys,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header("x-app-id", &keys.id)
+            .header("x-app-token", &keys.token);
+        self.send(with_body(request, body)).await
+    }
+
+    /// Calls a client endpoint with the client key from [`ORIGIN`].
+    pub async fn client(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header("x-client-application-id", &self.client.id)
+            .header("x-client-token", &self.client.token)
+            .header("origin", ORIGIN);
+        self.send(with_body(request, body)).await
+    }
+}
+
+fn with_body(request: axum::http::request::Builder, body: Option<Value>) -> Request<Body> {
+    match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => request.body(Body::empty()).unwrap(),
+    }
+}
