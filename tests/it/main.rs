@@ -1,5 +1,8 @@
 //! Integration tests of the root package: the example of embedding the
-//! engine runs and prints the figures its README promises.
+//! engine runs and prints the figures its README promises, and the official
+//! SDKs drive the real server (`sdk`).
+
+mod sdk;
 
 // The example is compiled into this test as a module, so that its whole
 // walk-through runs here; its `main` is only used by `cargo run`.
