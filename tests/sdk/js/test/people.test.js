@@ -126,13 +126,8 @@ describe('validation rules', () => {
   const CODE = unique('RULED');
   const state = {};
 
-  const ready2 = setup(before, async () => {
-    const v = await sdk.vouchers.create({ code: CODE, type: 'DISCOUNT_VOUCHER', discount: { type: 'AMOUNT', amount_off: 1500 } });
-    state.voucherId = v.id;
-  });
 
   it('validationRules.create (amounts in minor units)', async () => {
-    ready2();
     const r = await sdk.validationRules.create({
       name: NAME,
       type: 'basic',
@@ -147,20 +142,17 @@ describe('validation rules', () => {
   });
 
   it('validationRules.get', async () => {
-    ready2();
     const r = await sdk.validationRules.get(need(state.id, 'rule id'));
     assert.equal(r.name, NAME);
   });
 
   it('validationRules.update', async () => {
-    ready2();
     const r = await sdk.validationRules.update({ id: need(state.id, 'rule id'), error: { message: 'Orders over 100.00 only' } });
     assert.equal(r.error.message, 'Orders over 100.00 only');
     assert.equal(r.name, NAME);
   });
 
   it('validationRules.list', async () => {
-    ready2();
     const list = await sdk.validationRules.list({ limit: 100 });
     assert.equal(list.object, 'list');
     assert.equal(list.data_ref, 'data');
@@ -168,7 +160,7 @@ describe('validation rules', () => {
   });
 
   it('validationRules.createAssignment (legacy {voucher}) and the rule applies', async () => {
-    ready2();
+    await sdk.vouchers.create({ code: CODE, type: 'DISCOUNT_VOUCHER', discount: { type: 'AMOUNT', amount_off: 1500 } });
     const a = await sdk.validationRules.createAssignment(need(state.id, 'rule id'), { voucher: CODE });
     assert.match(a.id, /^asgm_/);
     assert.equal(a.object, 'validation_rules_assignment');
@@ -185,21 +177,18 @@ describe('validation rules', () => {
   });
 
   it('validationRules.listAssignments', async () => {
-    ready2();
     const list = await sdk.validationRules.listAssignments(need(state.id, 'rule id'));
     assert.equal(list.object, 'list');
     assert.ok(list.data.some((a) => a.id === state.assignment));
   });
 
   it('validationRules.deleteAssignment', async () => {
-    ready2();
     await sdk.validationRules.deleteAssignment(need(state.id, 'rule id'), need(state.assignment, 'assignment id'));
     const r = await sdk.validations.validateVoucher(CODE, { order: { amount: 5000 } });
     assert.equal(r.valid, true, JSON.stringify(r));
   });
 
   it('validationRules.delete then get: 404', async () => {
-    ready2();
     await sdk.validationRules.delete(need(state.id, 'rule id'));
     await refused(sdk.validationRules.get(state.id), { status: 404, key: 'not_found' });
   });
