@@ -48,14 +48,43 @@ fn run_suite(lang: &str) {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let all = format!("{stdout}\n{stderr}");
     assert!(
         out.status.success(),
-        "SDK {lang} suite failed ({}):\n{stdout}\n{stderr}",
-        out.status
+        "SDK {lang} suite failed ({}); run `tests/sdk/run.sh {lang} <voucher>` for all of its output.\n{}",
+        out.status,
+        digest(&all)
     );
     if std::env::var("VOUCHER_SDK_VERBOSE").is_ok_and(|v| v == "1") {
-        let _ = writeln!(std::io::stderr().lock(), "{stdout}\n{stderr}");
+        let _ = writeln!(std::io::stderr().lock(), "{all}");
     }
+}
+
+/// The outcome line of every test (node's spec reporter marks them with
+/// check marks, unittest's verbose mode ends them with `... ok`), then the
+/// end of the output, where both runners detail their failures.
+fn digest(output: &str) -> String {
+    const TAIL_LINES: usize = 200;
+    let lines: Vec<&str> = output.lines().collect();
+    let tail_from = lines.len().saturating_sub(TAIL_LINES);
+    let outcomes = lines[..tail_from].iter().filter(|l| {
+        let t = l.trim_start();
+        t.starts_with('\u{2714}')
+            || t.starts_with('\u{2716}')
+            || t.ends_with("... ok")
+            || t.ends_with("... FAIL")
+            || t.ends_with("... ERROR")
+            || t.ends_with("... skipped")
+    });
+    let mut out = String::new();
+    for line in outcomes
+        .chain(std::iter::once(&"[...]"))
+        .chain(&lines[tail_from..])
+    {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
