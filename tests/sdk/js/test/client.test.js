@@ -5,7 +5,7 @@
 
 const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
-const { server, client, unique, refused, need, raw, origin, clientAppId, clientToken, appId } = require('./env');
+const { setup, server, client, unique, refused, need, raw, origin, clientAppId, clientToken, appId } = require('./env');
 
 const sdk = server();
 const shop = client();
