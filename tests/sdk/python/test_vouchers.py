@@ -59,10 +59,13 @@ class Vouchers(Flow):
         self.refused(lambda: self.vouchers.get_voucher(unique("NOPE")), 404, "not_found")
 
     def test_05_update_voucher(self):
-        body = v.VouchersUpdateRequestBody.from_dict({"metadata": {"lang": "pl"}, "redemption": {"quantity": 5}})
+        # The SDK's update model has no `redemption`, and writes
+        # `type: DISCOUNT_VOUCHER` whatever is given.
+        body = v.VouchersUpdateRequestBody.from_dict({"metadata": {"lang": "pl"}, "additional_info": "py"})
         r = self.vouchers.update_voucher(CODE, body)
         self.assertEqual(r.metadata, {"lang": "pl"})
-        self.assertEqual(r.redemption.quantity, 5)
+        self.assertEqual(r.additional_info, "py")
+        self.assertEqual(r.redemption.quantity, 2)
         self.assertEqual(r.discount.percent_off, 25)
 
     def test_06_list_vouchers(self):
@@ -105,6 +108,14 @@ class Vouchers(Flow):
             "gift_amount_exceeded",
         )
         self.assertEqual(self.vouchers.get_voucher(GIFT).gift.balance, 7500)
+
+    def test_08b_update_gift_voucher(self):
+        # The SDK sends `type: DISCOUNT_VOUCHER` for a gift card too.
+        body = v.VouchersUpdateRequestBody.from_dict({"metadata": {"wrapped": True}})
+        r = self.vouchers.update_voucher(GIFT, body)
+        self.assertEqual(r.type, "GIFT_VOUCHER")
+        self.assertEqual(r.metadata, {"wrapped": True})
+        self.assertEqual(r.gift.balance, 7500)
 
     def test_09_list_voucher_transactions(self):
         r = self.vouchers.list_voucher_transactions(GIFT)

@@ -170,7 +170,8 @@ describe('validation rules', () => {
     const small = await sdk.validations.validateVoucher(CODE, { order: { amount: 5000 } });
     assert.equal(small.valid, false);
     assert.equal(small.error.key, 'order_rules_violated', JSON.stringify(small));
-    assert.equal(small.error.message, 'Orders over 100.00 only');
+    // The rule set's own message, in the error body's `error.message`.
+    assert.equal(small.error.error && small.error.error.message, 'Orders over 100.00 only', JSON.stringify(small));
     const big = await sdk.validations.validateVoucher(CODE, { order: { amount: 20000 } });
     assert.equal(big.valid, true, JSON.stringify(big));
     assert.equal(big.order.discount_amount, 1500);
