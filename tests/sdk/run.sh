@@ -48,12 +48,13 @@ export VOUCHER_CLIENT_TOKEN="sdk-suite-client-secret-0123456789"
 export VOUCHER_ORIGIN="http://shop.sdk-suite.test"
 export VOUCHER_CLIENT_ORIGINS="$VOUCHER_ORIGIN"
 
+: >"$tmp/server.out"
 "$bin" serve --db "$tmp/voucher.db" --listen 127.0.0.1:0 >"$tmp/server.out" 2>"$tmp/server.err" &
 server=$!
 
 url=""
 for _ in $(seq 1 300); do
-  url="$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$tmp/server.out" | head -n 1)"
+  url="$(sed -n 's/^listening on \(http:\/\/[^ ]*\)$/\1/p' "$tmp/server.out" | head -n 1 || true)"
   [ -n "$url" ] && break
   if ! kill -0 "$server" 2>/dev/null; then
     echo "voucher serve exited before listening:" >&2
