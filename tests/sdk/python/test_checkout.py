@@ -127,6 +127,12 @@ class Checkout(Flow):
         self.assertEqual(r.parent_rollback.object, "redemption_rollback")
         self.assertEqual(v.VouchersApi(self.api).get_voucher(GIFT).gift.balance, 5000)
         self.assertEqual(v.VouchersApi(self.api).get_voucher(P25).redemption.redeemed_quantity, 0)
+        self.state["rollback"] = r.parent_rollback.id
+
+    def test_08b_get_redemption_of_a_rollback(self):
+        r = self.redemptions.get_redemption(self.need("rollback"))
+        self.assertEqual(r.id, self.state["rollback"])
+        self.assertEqual(r.object, "redemption_rollback")
 
     def test_09_rollback_redemption(self):
         # A single redemption: the legacy endpoint, which the Python SDK lacks.
@@ -151,3 +157,17 @@ class Checkout(Flow):
         self.assertEqual(r.redeemables.object, "list")
         self.assertEqual(r.redeemables.data_ref, "data")
         self.assertNotIn(EXPIRED, [x.id for x in r.redeemables.data])
+
+    def test_11_lists_after_rollbacks(self):
+        # Rollbacks are in the lists too; every entry must parse.
+        r = self.redemptions.list_redemptions(limit=100)
+        self.assertIn("redemption_rollback", {x.object for x in r.redemptions})
+        entries = self.redemptions.get_voucher_redemptions(P25)
+        self.assertEqual(entries.total, len(entries.redemption_entries))
+        self.assertGreaterEqual(entries.total, 2)
+        self.assertEqual(entries.redeemed_quantity, 0)
+
+    def test_12_customer_summary(self):
+        c = v.CustomersApi(self.api).get_customer(CUSTOMER)
+        self.assertEqual(c.source_id, CUSTOMER)
+        self.assertGreaterEqual(c.summary.redemptions.total_redeemed, 1)

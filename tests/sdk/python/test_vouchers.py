@@ -76,6 +76,15 @@ class Vouchers(Flow):
         page = self.vouchers.list_vouchers(limit=1, page=1)
         self.assertEqual(len(page.vouchers), 1)
         self.assertGreaterEqual(page.total, 2)
+        future = self.vouchers.list_vouchers(
+            created_at=v.ParameterCreatedBeforeAfter.from_dict({"after": "2200-01-01T00:00:00Z"})
+        )
+        self.assertEqual(future.vouchers, [])
+
+    def test_06b_list_vouchers_by_ids(self):
+        # The SDK writes the list as Python's repr: ids=['v_...'].
+        r = self.vouchers.list_vouchers(ids=[self.need("id")], limit=100)
+        self.assertEqual([x.code for x in r.vouchers], [CODE])
 
     def test_07_disable_enable_voucher(self):
         self.assertFalse(self.vouchers.disable_voucher(CODE).active)

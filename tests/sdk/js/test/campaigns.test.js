@@ -11,7 +11,8 @@ const path = require('node:path');
 const { server, unique, refused, need, asyncActionDone } = require('./env');
 
 const sdk = server();
-const NAME = unique('Spring');
+// A space and a slash: the SDK percent-encodes the name in paths.
+const NAME = `Spring sale/${unique('S')}`;
 const PREFIX = unique('S').slice(0, 10);
 const state = {};
 

@@ -53,6 +53,7 @@ async function refused(promise, { status, key }) {
   if (error instanceof assert.AssertionError) throw error;
   assert.equal(error.code, status, `status of ${JSON.stringify(errorBody(error))}`);
   if (key !== undefined) assert.equal(error.key, key, `key of ${JSON.stringify(errorBody(error))}`);
+  assert.match(String(error.request_id), /^v-/, 'the error body has a request_id');
   return error;
 }
 
