@@ -112,6 +112,13 @@ class Checkout(Flow):
         failed = self.redemptions.list_redemptions(limit=100, result="FAILURE")
         self.assertTrue(all(x.result == "FAILURE" for x in failed.redemptions))
 
+    def test_06a_list_redemptions_created_at(self):
+        # created_at[after]=...+00:00&created_at[before]=None, as the SDK writes it.
+        r = self.redemptions.list_redemptions(
+            created_at=v.ParameterCreatedBeforeAfter.from_dict({"after": "2200-01-01T00:00:00Z"})
+        )
+        self.assertEqual(r.redemptions, [])
+
     def test_07_get_voucher_redemptions(self):
         r = self.redemptions.get_voucher_redemptions(P25)
         self.assertEqual(r.object, "list")

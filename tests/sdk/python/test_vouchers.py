@@ -76,6 +76,10 @@ class Vouchers(Flow):
         page = self.vouchers.list_vouchers(limit=1, page=1)
         self.assertEqual(len(page.vouchers), 1)
         self.assertGreaterEqual(page.total, 2)
+
+    def test_06a_list_vouchers_created_at(self):
+        # The SDK writes created_at[after]=2200-01-01T00:00:00+00:00 and the
+        # unset side as created_at[before]=None.
         future = self.vouchers.list_vouchers(
             created_at=v.ParameterCreatedBeforeAfter.from_dict({"after": "2200-01-01T00:00:00Z"})
         )
