@@ -160,6 +160,15 @@ describe('exports', () => {
 });
 
 describe('keys and health', () => {
+  it('CORS preflight from an origin no client key allows: not allowed (raw HTTP)', async () => {
+    const r = await raw('OPTIONS', '/client/v1/validations', {
+      server: false,
+      headers: { Origin: 'http://elsewhere.test', 'Access-Control-Request-Method': 'POST' },
+    });
+    assert.notEqual(r.headers.get('access-control-allow-origin'), 'http://elsewhere.test');
+    assert.notEqual(r.headers.get('access-control-allow-origin'), '*');
+  });
+
   it('a client key on a server endpoint: 401 unauthorized (raw HTTP)', async () => {
     const r = await raw('GET', '/v1/vouchers', {
       server: false,
