@@ -4,4 +4,5 @@
 #[allow(dead_code)]
 mod support;
 
+mod catalog;
 mod smoke;
