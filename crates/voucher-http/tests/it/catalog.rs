@@ -1234,3 +1234,83 @@ async fn exports_write_vouchers_and_redemptions_as_csv() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Redeems `code` on an order of 50.00 through the store (the redemption
+/// endpoints are another module's).
+fn redeem(env: &Env, code: &str) -> Result<String, voucher_core::port::StoreError> {
+    use voucher_core::money::{Currency, Money};
+    use voucher_core::order::Order;
+    use voucher_core::port::{
+        ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore, RedeemableRequest,
+    };
+    let request = CheckoutRequest {
+        mode: CheckoutMode::Legacy,
+        redeemables: vec![RedeemableRequest {
+            code: code.to_owned(),
+            credits: None,
+        }],
+        order: Order {
+            id: None,
+            amount: Some(Money::from_wire(5000, Currency::EUR).unwrap()),
+            items: Vec::new(),
+            metadata: Default::default(),
+        },
+        order_status: None,
+        customer: None,
+        metadata: Default::default(),
+        channel: ChannelType::Api,
+        tracking_id: None,
+        now: env.now(),
+    };
+    env.store.redeem(env.project, &request).map(|r| r.id)
+}
+
+#[tokio::test]
+async fn the_campaign_summary_counts_every_success_and_rollbacks_apart() {
+    use voucher_core::port::{ChannelType, CheckoutStore, RollbackRequest};
+    let env = Env::new();
+    let (status, _) = env
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(json!({"name": "Sum", "voucher": {"discount": {"type": "AMOUNT", "amount_off": 1000}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    env.call("POST", "/v1/campaigns/Sum/vouchers/SUM1", None)
+        .await;
+    let first = redeem(&env, "SUM1").unwrap();
+    redeem(&env, "SUM1").unwrap();
+    env.store
+        .rollback(
+            env.project,
+            &RollbackRequest {
+                redemption_id: first,
+                reason: None,
+                tracking_id: None,
+                metadata: Default::default(),
+                channel: ChannelType::Api,
+                now: env.now(),
+            },
+        )
+        .unwrap();
+    env.call("POST", "/v1/vouchers/SUM1/disable", None).await;
+    assert!(redeem(&env, "SUM1").is_err());
+
+    let (status, summary) = env.call("GET", "/v1/campaigns/Sum/summary", None).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    for (field, value) in [
+        ("redemptions", 3),
+        ("redemptions_succeeded", 2),
+        ("redemptions_failed", 1),
+        ("rollbacks", 1),
+        ("rollbacks_succeeded", 1),
+        ("discounted_amount", 2000),
+        ("rolledback_discounted_amount", 1000),
+        ("orders_amount", 10000),
+        ("orders_rolledback_amount", 5000),
+        ("vouchers_created", 1),
+    ] {
+        assert_eq!(summary[field], json!(value), "{field}: {summary}");
+    }
+}
