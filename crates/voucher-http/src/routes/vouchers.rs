@@ -220,21 +220,13 @@ impl VoucherBody {
     }
 
     /// The change a PUT asks for, over the current voucher: only the fields
-    /// given; the voucher's type and discount type never change
-    /// (`invalid_voucher`); a gift's amount changes through `/balance`.
+    /// given; the voucher's type and discount type never change (a
+    /// discount for a gift voucher, or of another type, is
+    /// `invalid_voucher`); a gift's amount changes through `/balance`.
     fn patch(&self, current: &VoucherRecord, currency: Currency) -> Result<VoucherPatch, ApiError> {
-        let current_kind = match current.benefit {
-            BenefitSpec::Discount(_) => "DISCOUNT_VOUCHER",
-            BenefitSpec::Gift { .. } => "GIFT_VOUCHER",
-        };
-        if let Some(kind) = self.kind.as_deref() {
-            if kind != current_kind {
-                return Err(ApiError::bad_request(
-                    "invalid_voucher",
-                    "It is not possible to change Voucher type",
-                ));
-            }
-        }
+        // `type` is not read: the Python SDK sends `DISCOUNT_VOUCHER` in
+        // every update, whatever the voucher (reference §5.7); a gift
+        // voucher given a discount is refused below.
         let discount = match (&current.benefit, self.discount.as_ref()) {
             (_, None) => None,
             (BenefitSpec::Discount(_), Some(d)) => Some(parse_discount(d, currency)?),

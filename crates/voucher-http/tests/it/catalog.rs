@@ -343,11 +343,6 @@ async fn updates_change_only_given_fields_and_never_server_managed_ones() {
     for (path, body, key) in [
         (
             "/v1/vouchers/GIFT1",
-            json!({"type": "DISCOUNT_VOUCHER"}),
-            "invalid_voucher",
-        ),
-        (
-            "/v1/vouchers/GIFT1",
             json!({"discount": {"type": "AMOUNT", "amount_off": 1}}),
             "invalid_voucher",
         ),
@@ -377,6 +372,20 @@ async fn updates_change_only_given_fields_and_never_server_managed_ones() {
         assert!(status.is_client_error(), "{body}: {err}");
         assert_eq!(err["key"], key, "{body}: {err}");
     }
+    // The Python SDK sends `type: DISCOUNT_VOUCHER` in every update: not
+    // read.
+    let (status, still_gift) = env
+        .call(
+            "PUT",
+            "/v1/vouchers/GIFT1",
+            Some(json!({"type": "DISCOUNT_VOUCHER", "category": null})),
+        )
+        .await;
+    assert_eq!(
+        (status, still_gift["type"].clone()),
+        (StatusCode::OK, json!("GIFT_VOUCHER"))
+    );
+    assert_eq!(still_gift["category"], "c1");
     let (_, disc_after) = env.call("GET", "/v1/vouchers/DISC1", None).await;
     assert_eq!(disc_after, disc);
     // A discount of the same type changes.
@@ -469,6 +478,7 @@ async fn vouchers_are_listed_with_filters() {
             vec!["L2", "L3", "S1"],
         ),
         ("created_at[before]=2026-11-23T12:00:30Z", vec!["L1"]),
+        ("created_at[before]=None&created_at[after]=2026-11-23T12:00:30%2B00:00&order=created_at", vec!["L2", "L3", "S1"]),
     ] {
         let (status, list) = env
             .call("GET", &format!("/v1/vouchers?{query}"), None)
