@@ -598,6 +598,19 @@ async fn gift_balances_move_and_list_their_transactions() {
         (status, err["key"].clone()),
         (StatusCode::NOT_FOUND, json!("not_found"))
     );
+    env.call("POST", "/v1/vouchers/DISC", Some(percent_off(5)))
+        .await;
+    let (status, err) = env
+        .call(
+            "POST",
+            "/v1/vouchers/DISC/balance",
+            Some(json!({"amount": 100})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["key"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_voucher"))
+    );
     let (_, card) = env.call("GET", "/v1/vouchers/CARD", None).await;
     assert_eq!(card["gift"]["balance"], json!(12000));
 
