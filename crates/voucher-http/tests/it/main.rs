@@ -2,4 +2,6 @@
 
 mod support;
 
+mod checkout;
+mod client_side;
 mod smoke;
