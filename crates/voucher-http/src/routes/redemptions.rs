@@ -481,6 +481,15 @@ struct ListParams {
     filters: Option<Json_>,
 }
 
+/// The sort keys of the redemption list.
+const SORT_KEYS: [&str; 5] = [
+    "created_at",
+    "id",
+    "voucher_code",
+    "tracking_id",
+    "customer_id",
+];
+
 fn bad_query(details: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query_params", details)
 }
@@ -554,10 +563,17 @@ impl ListParams {
                 .or_else(|| self.starting_after_id.clone()),
             ..ListQuery::default()
         };
+        // `order` is the sort of the Python SDK (`-created_at`, `id`,
+        // `voucher_code`, ...: ascending ones list oldest first, the others
+        // newest first), or else an order's id or source id.
         let mut order = None;
         match self.order.as_deref() {
-            None | Some("-created_at") => {}
-            Some("created_at") => list.order = SortOrder::OldestFirst,
+            None => {}
+            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {
+                if !sort.starts_with('-') && matches!(sort, "created_at" | "id") {
+                    list.order = SortOrder::OldestFirst;
+                }
+            }
             Some(other) => order = Some(other.to_owned()),
         }
         if let Some(range) = &self.created_at {
