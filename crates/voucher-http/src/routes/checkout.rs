@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
-use voucher_core::discount::{Applied, DiscountLevel, DiscountValue, OrderState};
+use voucher_core::discount::{Applied, DiscountLevel, OrderState};
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::{Order, OrderItem};
 use voucher_core::port::{
@@ -21,9 +21,9 @@ use voucher_core::port::{
 };
 use voucher_core::stacking::{ApplicationMode, NoEffectRule, SortingRule, StackingRules};
 use voucher_core::value::{Metadata, Value};
-use voucher_core::voucher::RedemptionQuantity;
 
 use crate::error::ApiError;
+use crate::render;
 use crate::state::AppState;
 use crate::wire;
 
@@ -697,66 +697,12 @@ pub(crate) fn order_snapshot_json(snapshot: &OrderSnapshot, currency: Currency) 
     )
 }
 
-/// A decimal as a JSON number (an integer when whole).
-fn decimal_json(d: rust_decimal::Decimal) -> Json {
-    use rust_decimal::prelude::ToPrimitive;
-    if d.fract().is_zero() {
-        if let Some(i) = d.to_i64() {
-            return json!(i);
-        }
-    }
-    d.to_f64().map_or(Json::Null, |f| json!(f))
-}
-
-fn money_json(m: &Money) -> Json {
-    m.to_wire().map_or(Json::Null, |v| json!(v))
-}
-
-/// The discount object of a voucher's benefit. (The catalog's
-/// `render.rs` has the voucher's own; this is the checkout answers' copy
-/// of its shape, `{type, <value>, effect}`.)
+/// The discount object of a voucher's benefit (`None` for a gift card).
 pub(crate) fn discount_json(benefit: &BenefitSpec) -> Option<Json> {
-    let BenefitSpec::Discount(discount) = benefit else {
-        return None;
-    };
-    let effect = discount.effect().wire_name();
-    Some(match discount.value() {
-        DiscountValue::Amount { amount_off } => json!({
-            "type": "AMOUNT", "amount_off": money_json(amount_off), "effect": effect,
-        }),
-        DiscountValue::Percent {
-            percent_off,
-            amount_limit,
-        } => {
-            let mut v = json!({
-                "type": "PERCENT", "percent_off": decimal_json(*percent_off), "effect": effect,
-            });
-            if let Some(limit) = amount_limit {
-                v["amount_limit"] = money_json(limit);
-            }
-            v
-        }
-        DiscountValue::Fixed { fixed_amount } => json!({
-            "type": "FIXED", "fixed_amount": money_json(fixed_amount), "effect": effect,
-        }),
-        DiscountValue::Unit {
-            unit_off,
-            product,
-            price: _,
-        } => {
-            let mut v = json!({
-                "type": "UNIT", "unit_off": unit_off, "effect": effect,
-                "unit_type": product.sku_id().or(product.product_id()),
-            });
-            if let Some(id) = product.product_id() {
-                v["product"] = json!({"id": id});
-            }
-            if let Some(id) = product.sku_id() {
-                v["sku"] = json!({"id": id});
-            }
-            v
-        }
-    })
+    match benefit {
+        BenefitSpec::Discount(discount) => Some(render::discount_json(discount)),
+        BenefitSpec::Gift { .. } => None,
+    }
 }
 
 /// The empty `applicable_to` / `inapplicable_to` list.
@@ -770,59 +716,11 @@ pub(crate) fn gift_json(voucher: &VoucherRecord, currency: Currency) -> Option<J
     let BenefitSpec::Gift { amount_minor } = voucher.benefit else {
         return None;
     };
-    let balance = voucher.gift_balance_minor.unwrap_or(0);
-    Some(json!({
-        "amount": wire::to_wire(amount_minor, currency),
-        "balance": wire::to_wire(balance, currency),
-        "effect": "APPLY_TO_ORDER",
-    }))
+    let balance = voucher.gift_balance_minor.unwrap_or(amount_minor);
+    Some(render::gift_json(amount_minor, balance, currency))
 }
 
-/// A voucher as the checkout answers embed it: its identity, value and
-/// counters. (The catalog's `render.rs` owns the full voucher object.)
-pub(crate) fn voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
-    let code = voucher.code.as_str();
-    let mut v = json!({
-        "id": voucher.id,
-        "code": code,
-        "campaign": voucher.campaign.as_ref().map(|c| c.1.clone()),
-        "campaign_id": voucher.campaign.as_ref().map(|c| c.0.clone()),
-        "category": voucher.category,
-        "type": match voucher.benefit {
-            BenefitSpec::Discount(_) => "DISCOUNT_VOUCHER",
-            BenefitSpec::Gift { .. } => "GIFT_VOUCHER",
-        },
-        "active": voucher.activity.is_enabled(),
-        "additional_info": voucher.additional_info,
-        "metadata": wire::metadata_json(&voucher.metadata),
-        "holder_id": voucher.holder_id,
-        "redemption": {
-            "quantity": match voucher.quantity {
-                RedemptionQuantity::Limited(q) => json!(q),
-                RedemptionQuantity::Unlimited => Json::Null,
-            },
-            "redeemed_quantity": voucher.redeemed_quantity,
-            "redeemed_amount": wire::to_wire(voucher.redeemed_amount_minor, currency),
-            "object": "list",
-            "url": format!("/v1/vouchers/{}/redemption", encode(code)),
-        },
-        "created_at": wire::timestamp(voucher.created_at),
-        "updated_at": wire::timestamp(voucher.updated_at),
-        "object": "voucher",
-    });
-    if let Some(discount) = discount_json(&voucher.benefit) {
-        v["discount"] = discount;
-    }
-    if let Some(gift) = gift_json(voucher, currency) {
-        v["gift"] = gift;
-    }
-    v
-}
-
-/// A path segment, percent-encoded.
-pub(crate) fn encode(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+pub(crate) use crate::render::{encode_segment as encode, voucher_json};
 
 /// A new id: `prefix` and 24 random hex digits (a counter when the OS has
 /// no randomness: ids only need to differ).

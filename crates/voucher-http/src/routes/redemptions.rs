@@ -569,11 +569,8 @@ impl ListParams {
         let mut order = None;
         match self.order.as_deref() {
             None => {}
-            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {
-                if !sort.starts_with('-') && matches!(sort, "created_at" | "id") {
-                    list.order = SortOrder::OldestFirst;
-                }
-            }
+            Some("created_at" | "id") => list.order = SortOrder::OldestFirst,
+            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {}
             Some(other) => order = Some(other.to_owned()),
         }
         if let Some(range) = &self.created_at {
