@@ -659,3 +659,55 @@ async fn another_projects_redemptions_are_not_found() {
     let (_, list) = env.call_as(&other, "GET", "/v1/redemptions", None).await;
     assert_eq!(list["total"], 0);
 }
+
+#[tokio::test]
+async fn vouchers_made_through_the_api_validate_and_redeem() {
+    let env = Env::new();
+    let (status, created) = env
+        .call(
+            "POST",
+            "/v1/vouchers/PCT%2010",
+            Some(json!({
+                "type": "DISCOUNT_VOUCHER",
+                "discount": {"type": "PERCENT", "percent_off": 10, "amount_limit": 500},
+                "redemption": {"quantity": 1},
+                "expiration_date": "2026-12-31T23:59:59.000Z"
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/vouchers/PCT%2010/validate",
+            Some(json!({"order": {"amount": 8000}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["discount"]["percent_off"], 10);
+    assert_eq!(body["order"]["total_discount_amount"], 500);
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/vouchers/PCT%2010/redemption",
+            Some(json!({"order": {"amount": 2000}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["order"]["total_amount"], 1800);
+    assert_eq!(body["voucher"]["redemption"]["redeemed_quantity"], 1);
+    assert_eq!(
+        body["voucher"]["expiration_date"],
+        "2026-12-31T23:59:59.000Z"
+    );
+    // Expired after its date.
+    env.set_now(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 1, 1, 0, 0, 0).unwrap());
+    let (_, body) = env
+        .call(
+            "POST",
+            "/v1/vouchers/PCT%2010/validate",
+            Some(json!({"order": {"amount": 8000}})),
+        )
+        .await;
+    assert_eq!(body["error"]["key"], "voucher_expired", "{body}");
+}
