@@ -5,4 +5,6 @@
 mod support;
 
 mod catalog;
+mod checkout;
+mod client_side;
 mod smoke;
