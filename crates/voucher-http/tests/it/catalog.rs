@@ -440,6 +440,7 @@ async fn vouchers_are_listed_with_filters() {
         .call("POST", "/v1/campaigns/Spring/vouchers/S1", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    env.call("POST", "/v1/vouchers/L3/disable", None).await;
 
     let codes = |list: &Value| -> Vec<String> {
         list["vouchers"]
@@ -473,6 +474,10 @@ async fn vouchers_are_listed_with_filters() {
             vec!["L2", "L3"],
         ),
         ("code=L2", vec!["L2"]),
+        ("filters[category][conditions][$is]=food", vec!["L1"]),
+        ("filters%5Bactive%5D%5Bconditions%5D%5B%24is%5D=false", vec!["L3"]),
+        ("filters[active][conditions][$disabled]=true", vec!["L3"]),
+        ("filters[campaign_id][conditions][$in][0]=Spring", vec!["S1"]),
         (
             "created_at%5Bafter%5D=2026-11-23T12:00:30%2B00:00&order=created_at",
             vec!["L2", "L3", "S1"],
