@@ -40,8 +40,30 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/vouchers", post(create_generated).get(list))
         .route("/v1/vouchers/", post(create_generated).get(list))
-        .route("/v1/vouchers/import", post(import_json))
-        .route("/v1/vouchers/importCSV", post(import_csv))
+        // A code spelled `import` or `importCSV` is still read, changed and
+        // deleted at its path (creating one takes `POST /v1/vouchers`).
+        .route(
+            "/v1/vouchers/import",
+            post(import_json)
+                .get(|s: State<AppState>, k: ServerKey| get_voucher(s, k, literal("import")))
+                .put(
+                    |s: State<AppState>, k: ServerKey, b: JsonBody<VoucherBody>| {
+                        update(s, k, literal("import"), b)
+                    },
+                )
+                .delete(|s: State<AppState>, k: ServerKey| delete(s, k, literal("import"))),
+        )
+        .route(
+            "/v1/vouchers/importCSV",
+            post(import_csv)
+                .get(|s: State<AppState>, k: ServerKey| get_voucher(s, k, literal("importCSV")))
+                .put(
+                    |s: State<AppState>, k: ServerKey, b: JsonBody<VoucherBody>| {
+                        update(s, k, literal("importCSV"), b)
+                    },
+                )
+                .delete(|s: State<AppState>, k: ServerKey| delete(s, k, literal("importCSV"))),
+        )
         .route(
             "/v1/vouchers/{code}",
             post(create_with_code)
@@ -53,6 +75,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/vouchers/{code}/disable", post(disable))
         .route("/v1/vouchers/{code}/balance", post(balance))
         .route("/v1/vouchers/{code}/transactions", get(transactions))
+}
+
+fn literal(code: &str) -> Path<String> {
+    Path(code.to_owned())
 }
 
 // ---------------------------------------------------------------------------

@@ -179,6 +179,28 @@ async fn vouchers_are_created_with_generated_or_given_codes() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["key"], "not_found");
 
+    // Codes spelled like the import paths are still codes.
+    let mut body = percent_off(5);
+    body["code"] = json!("import");
+    let (status, _) = env.call("POST", "/v1/vouchers", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = env.call("GET", "/v1/vouchers/import", None).await;
+    assert_eq!(
+        (status, v["code"].clone()),
+        (StatusCode::OK, json!("import"))
+    );
+    let (status, v) = env
+        .call("PUT", "/v1/vouchers/import", Some(json!({"active": false})))
+        .await;
+    assert_eq!(
+        (status, v["active"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    let (status, _) = env.call("DELETE", "/v1/vouchers/import", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = env.call("GET", "/v1/vouchers/importCSV", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Another project sees nothing.
     let (_, other) = env.add_project("other");
     let (status, err) = env
