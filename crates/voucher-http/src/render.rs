@@ -701,6 +701,14 @@ fn query_error(details: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query_params", details)
 }
 
+/// A range bound, absent when empty or `None`/`null` (the Python SDK writes
+/// an unset bound of a range as `created_at[before]=None`).
+fn range_bound(text: &Option<String>) -> Option<&str> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "None" && *t != "null")
+}
+
 fn parse_instant(text: &str, name: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     match parse_moment(text, name).map_err(|_| query_error(format!("{name}: not a date")))? {
         Moment::Instant(t) => Ok(t),
@@ -740,26 +748,18 @@ impl ListParams {
             query.page = page;
         }
         if let Some(range) = &self.created_at {
-            query.created_before = range
-                .before
-                .as_deref()
+            query.created_before = range_bound(&range.before)
                 .map(|t| parse_instant(t, "created_at[before]"))
                 .transpose()?;
-            query.created_after = range
-                .after
-                .as_deref()
+            query.created_after = range_bound(&range.after)
                 .map(|t| parse_instant(t, "created_at[after]"))
                 .transpose()?;
         }
         if let Some(range) = &self.updated_at {
-            query.updated_before = range
-                .before
-                .as_deref()
+            query.updated_before = range_bound(&range.before)
                 .map(|t| parse_instant(t, "updated_at[before]"))
                 .transpose()?;
-            query.updated_after = range
-                .after
-                .as_deref()
+            query.updated_after = range_bound(&range.after)
                 .map(|t| parse_instant(t, "updated_at[after]"))
                 .transpose()?;
         }

@@ -7,7 +7,8 @@
 //! An export is stored as an async action of kind [`EXPORT_KIND`] whose
 //! message holds the request; its id is the action's with the `exp_`
 //! prefix. The rows are read when the file is downloaded, so the file shows
-//! the data as of the download.
+//! the data as of the download; the file is built in memory, up to
+//! [`EXPORT_BYTES_MAX`] (over it: 400 `export_too_large`).
 
 use std::collections::BTreeMap;
 
@@ -271,17 +272,52 @@ async fn csv(
         return Err(ApiError::unauthorized().with_details("wrong export token"));
     }
     let query = queries(request, state.now())?;
-    let bytes = state
+    let out = state
         .store(move |store| {
-            let mut out = Vec::new();
-            match &query {
-                ExportQuery::Vouchers(q) => store.export_vouchers_csv(project, q, &mut out)?,
-                ExportQuery::Redemptions(q) => {
-                    store.export_redemptions_csv(project, q, &mut out)?
-                }
+            let mut out = CappedBuffer::default();
+            let written = match &query {
+                ExportQuery::Vouchers(q) => store.export_vouchers_csv(project, q, &mut out),
+                ExportQuery::Redemptions(q) => store.export_redemptions_csv(project, q, &mut out),
             };
-            Ok(out)
+            // Over the cap the writer fails; say so rather than the store's
+            // I/O error.
+            match written {
+                Err(_) if out.over => Ok(out),
+                Err(e) => Err(e),
+                Ok(_) => Ok(out),
+            }
         })
         .await?;
-    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    if out.over {
+        return Err(ApiError::bad_request(
+            "export_too_large",
+            format!("the file would exceed {EXPORT_BYTES_MAX} bytes: narrow it with filters"),
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, content_type)], out.bytes).into_response())
+}
+
+/// Most bytes of one downloaded export: the file is built in memory.
+pub const EXPORT_BYTES_MAX: usize = 256 << 20;
+
+/// A buffer that refuses to grow past [`EXPORT_BYTES_MAX`].
+#[derive(Default)]
+struct CappedBuffer {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for CappedBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + data.len() > EXPORT_BYTES_MAX {
+            self.over = true;
+            return Err(std::io::Error::other("export too large"));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -40,8 +40,30 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/vouchers", post(create_generated).get(list))
         .route("/v1/vouchers/", post(create_generated).get(list))
-        .route("/v1/vouchers/import", post(import_json))
-        .route("/v1/vouchers/importCSV", post(import_csv))
+        // A code spelled `import` or `importCSV` is still read, changed and
+        // deleted at its path (creating one takes `POST /v1/vouchers`).
+        .route(
+            "/v1/vouchers/import",
+            post(import_json)
+                .get(|s: State<AppState>, k: ServerKey| get_voucher(s, k, literal("import")))
+                .put(
+                    |s: State<AppState>, k: ServerKey, b: JsonBody<VoucherBody>| {
+                        update(s, k, literal("import"), b)
+                    },
+                )
+                .delete(|s: State<AppState>, k: ServerKey| delete(s, k, literal("import"))),
+        )
+        .route(
+            "/v1/vouchers/importCSV",
+            post(import_csv)
+                .get(|s: State<AppState>, k: ServerKey| get_voucher(s, k, literal("importCSV")))
+                .put(
+                    |s: State<AppState>, k: ServerKey, b: JsonBody<VoucherBody>| {
+                        update(s, k, literal("importCSV"), b)
+                    },
+                )
+                .delete(|s: State<AppState>, k: ServerKey| delete(s, k, literal("importCSV"))),
+        )
         .route(
             "/v1/vouchers/{code}",
             post(create_with_code)
@@ -53,6 +75,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/vouchers/{code}/disable", post(disable))
         .route("/v1/vouchers/{code}/balance", post(balance))
         .route("/v1/vouchers/{code}/transactions", get(transactions))
+}
+
+fn literal(code: &str) -> Path<String> {
+    Path(code.to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -220,21 +246,13 @@ impl VoucherBody {
     }
 
     /// The change a PUT asks for, over the current voucher: only the fields
-    /// given; the voucher's type and discount type never change
-    /// (`invalid_voucher`); a gift's amount changes through `/balance`.
+    /// given; the voucher's type and discount type never change (a
+    /// discount for a gift voucher, or of another type, is
+    /// `invalid_voucher`); a gift's amount changes through `/balance`.
     fn patch(&self, current: &VoucherRecord, currency: Currency) -> Result<VoucherPatch, ApiError> {
-        let current_kind = match current.benefit {
-            BenefitSpec::Discount(_) => "DISCOUNT_VOUCHER",
-            BenefitSpec::Gift { .. } => "GIFT_VOUCHER",
-        };
-        if let Some(kind) = self.kind.as_deref() {
-            if kind != current_kind {
-                return Err(ApiError::bad_request(
-                    "invalid_voucher",
-                    "It is not possible to change Voucher type",
-                ));
-            }
-        }
+        // `type` is not read: the Python SDK sends `DISCOUNT_VOUCHER` in
+        // every update, whatever the voucher (reference §5.7); a gift
+        // voucher given a discount is refused below.
         let discount = match (&current.benefit, self.discount.as_ref()) {
             (_, None) => None,
             (BenefitSpec::Discount(_), Some(d)) => Some(parse_discount(d, currency)?),

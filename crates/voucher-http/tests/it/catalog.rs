@@ -179,6 +179,28 @@ async fn vouchers_are_created_with_generated_or_given_codes() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["key"], "not_found");
 
+    // Codes spelled like the import paths are still codes.
+    let mut body = percent_off(5);
+    body["code"] = json!("import");
+    let (status, _) = env.call("POST", "/v1/vouchers", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = env.call("GET", "/v1/vouchers/import", None).await;
+    assert_eq!(
+        (status, v["code"].clone()),
+        (StatusCode::OK, json!("import"))
+    );
+    let (status, v) = env
+        .call("PUT", "/v1/vouchers/import", Some(json!({"active": false})))
+        .await;
+    assert_eq!(
+        (status, v["active"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    let (status, _) = env.call("DELETE", "/v1/vouchers/import", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = env.call("GET", "/v1/vouchers/importCSV", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Another project sees nothing.
     let (_, other) = env.add_project("other");
     let (status, err) = env
@@ -343,11 +365,6 @@ async fn updates_change_only_given_fields_and_never_server_managed_ones() {
     for (path, body, key) in [
         (
             "/v1/vouchers/GIFT1",
-            json!({"type": "DISCOUNT_VOUCHER"}),
-            "invalid_voucher",
-        ),
-        (
-            "/v1/vouchers/GIFT1",
             json!({"discount": {"type": "AMOUNT", "amount_off": 1}}),
             "invalid_voucher",
         ),
@@ -377,6 +394,20 @@ async fn updates_change_only_given_fields_and_never_server_managed_ones() {
         assert!(status.is_client_error(), "{body}: {err}");
         assert_eq!(err["key"], key, "{body}: {err}");
     }
+    // The Python SDK sends `type: DISCOUNT_VOUCHER` in every update: not
+    // read.
+    let (status, still_gift) = env
+        .call(
+            "PUT",
+            "/v1/vouchers/GIFT1",
+            Some(json!({"type": "DISCOUNT_VOUCHER", "category": null})),
+        )
+        .await;
+    assert_eq!(
+        (status, still_gift["type"].clone()),
+        (StatusCode::OK, json!("GIFT_VOUCHER"))
+    );
+    assert_eq!(still_gift["category"], "c1");
     let (_, disc_after) = env.call("GET", "/v1/vouchers/DISC1", None).await;
     assert_eq!(disc_after, disc);
     // A discount of the same type changes.
@@ -431,6 +462,7 @@ async fn vouchers_are_listed_with_filters() {
         .call("POST", "/v1/campaigns/Spring/vouchers/S1", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    env.call("POST", "/v1/vouchers/L3/disable", None).await;
 
     let codes = |list: &Value| -> Vec<String> {
         list["vouchers"]
@@ -464,11 +496,16 @@ async fn vouchers_are_listed_with_filters() {
             vec!["L2", "L3"],
         ),
         ("code=L2", vec!["L2"]),
+        ("filters[category][conditions][$is]=food", vec!["L1"]),
+        ("filters%5Bactive%5D%5Bconditions%5D%5B%24is%5D=false", vec!["L3"]),
+        ("filters[active][conditions][$disabled]=true", vec!["L3"]),
+        ("filters[campaign_id][conditions][$in][0]=Spring", vec!["S1"]),
         (
             "created_at%5Bafter%5D=2026-11-23T12:00:30%2B00:00&order=created_at",
             vec!["L2", "L3", "S1"],
         ),
         ("created_at[before]=2026-11-23T12:00:30Z", vec!["L1"]),
+        ("created_at[before]=None&created_at[after]=2026-11-23T12:00:30%2B00:00&order=created_at", vec!["L2", "L3", "S1"]),
     ] {
         let (status, list) = env
             .call("GET", &format!("/v1/vouchers?{query}"), None)
@@ -587,6 +624,19 @@ async fn gift_balances_move_and_list_their_transactions() {
     assert_eq!(
         (status, err["key"].clone()),
         (StatusCode::NOT_FOUND, json!("not_found"))
+    );
+    env.call("POST", "/v1/vouchers/DISC", Some(percent_off(5)))
+        .await;
+    let (status, err) = env
+        .call(
+            "POST",
+            "/v1/vouchers/DISC/balance",
+            Some(json!({"amount": 100})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["key"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_voucher"))
     );
     let (_, card) = env.call("GET", "/v1/vouchers/CARD", None).await;
     assert_eq!(card["gift"]["balance"], json!(12000));
