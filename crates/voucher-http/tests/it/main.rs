@@ -4,4 +4,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod catalog;
+mod checkout;
+mod client_side;
 mod smoke;
