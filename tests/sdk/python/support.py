@@ -108,7 +108,7 @@ class Flow(unittest.TestCase):
     def async_done(self, action_id):
         api = voucherify.AsyncActionsApi(self.api)
         action = None
-        for _ in range(100):
+        for _ in range(400):
             action = api.get_async_action(action_id)
             if action.status in ("DONE", "FAILED"):
                 return action

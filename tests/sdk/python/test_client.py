@@ -71,7 +71,7 @@ class Exports(Flow):
         import time
 
         e = None
-        for _ in range(100):
+        for _ in range(400):
             e = self.exports.get_export(export_id)
             if e.status in ("DONE", "ERROR", "FAILED"):
                 return e

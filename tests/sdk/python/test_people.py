@@ -79,7 +79,7 @@ class Publications(Flow):
                     }
                 )
             )
-            for _ in range(100):
+            for _ in range(400):
                 if campaigns.get_campaign(cls.CAMPAIGN).vouchers_generation_status != "IN_PROGRESS":
                     break
                 time.sleep(0.05)

@@ -185,7 +185,7 @@ class Campaigns(Flow):
 
     def wait_generated(self, campaign):
         c = None
-        for _ in range(100):
+        for _ in range(400):
             c = self.campaigns.get_campaign(campaign)
             if c.vouchers_generation_status != "IN_PROGRESS":
                 return c

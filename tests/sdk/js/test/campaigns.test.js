@@ -18,7 +18,7 @@ const state = {};
 
 async function campaignDone(nameOrId) {
   let c;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     c = await sdk.campaigns.get(nameOrId);
     if (c.vouchers_generation_status !== 'IN_PROGRESS') return c;
     await new Promise((resolve) => setTimeout(resolve, 50));

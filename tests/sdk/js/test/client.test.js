@@ -24,7 +24,7 @@ describe('client side', () => {
       vouchers_count: 2,
       voucher: { type: 'DISCOUNT_VOUCHER', discount: { type: 'AMOUNT', amount_off: 200 }, code_config: { pattern: `${PREFIX}-####` } },
     });
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const c = await sdk.campaigns.get(CAMPAIGN);
       if (c.vouchers_generation_status !== 'IN_PROGRESS') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -121,7 +121,7 @@ describe('exports', () => {
 
   async function exportDone(id) {
     let e;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       e = await sdk.distributions.exports.get(id);
       if (e.status === 'DONE' || e.status === 'ERROR' || e.status === 'FAILED') return e;
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -90,7 +90,7 @@ function setup(before, fn) {
 // Polls an async action until it is DONE (or FAILED), with the SDK.
 async function asyncActionDone(sdk, id) {
   let action;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 400; i++) {
     action = await sdk.asyncActions.get(id);
     if (action.status === 'DONE' || action.status === 'FAILED') return action;
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -72,7 +72,7 @@ describe('publications', () => {
       vouchers_count: 3,
       voucher: { type: 'DISCOUNT_VOUCHER', discount: { type: 'PERCENT', percent_off: 10 }, code_config: { pattern: `${PREFIX}-####` } },
     });
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const c = await sdk.campaigns.get(CAMPAIGN);
       if (c.vouchers_generation_status !== 'IN_PROGRESS') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
