@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod client;
 pub mod customers;
 pub mod exports;
+pub mod list_params;
 pub mod publications;
 pub mod qualifications;
 pub mod redemptions;

@@ -1,0 +1,796 @@
+//! Customers, validation rules and their assignments, and publications
+//! over HTTP: every endpoint's success and its main refusals, updates that
+//! ignore server-managed fields, and a rule made over HTTP refusing a small
+//! order.
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use voucher_core::code_pattern::Code;
+use voucher_core::discount::{Discount, DiscountValue, Effect};
+use voucher_core::money::{Currency, Money};
+use voucher_core::order::Order;
+use voucher_core::port::{
+    BenefitSpec, ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore, RedeemableRequest,
+    VoucherSpec, VoucherStore,
+};
+use voucher_core::stacking::EntryStatus;
+use voucher_core::validity::Validity;
+use voucher_core::voucher::{Activity, RedemptionQuantity};
+
+use crate::support::Env;
+
+/// 10% off the order.
+fn ten_percent() -> BenefitSpec {
+    BenefitSpec::Discount(
+        Discount::new(
+            DiscountValue::Percent {
+                percent_off: Decimal::from(10),
+                amount_limit: None,
+            },
+            Effect::ApplyToOrder,
+        )
+        .unwrap(),
+    )
+}
+
+/// A standalone 10% voucher made through the store.
+fn voucher(env: &Env, code: &str) -> String {
+    let spec = VoucherSpec {
+        code: Some(Code::parse(code).unwrap()),
+        code_config: None,
+        campaign: None,
+        benefit: Some(ten_percent()),
+        quantity: Some(RedemptionQuantity::Unlimited),
+        validity: Validity::default(),
+        activity: Activity::Enabled,
+        category: None,
+        additional_info: None,
+        metadata: Default::default(),
+    };
+    env.store
+        .create_voucher(env.project, &spec, env.now())
+        .unwrap()
+        .id
+}
+
+fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str) {
+    assert_eq!(response.0, status, "{}", response.1);
+    assert_eq!(response.1["key"], key, "{}", response.1);
+    assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
+}
+
+// ---------------------------------------------------------------- customers
+
+#[tokio::test]
+async fn a_customer_is_created_read_updated_and_deleted() {
+    let env = Env::new();
+    let (status, created) = env
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(json!({
+                "source_id": "alice@example.com",
+                "name": "Alice",
+                "email": "alice@example.com",
+                "phone": null,
+                "birthdate": "1990-05-17",
+                "address": {"city": "Lyon", "country": "FR", "line_1": null},
+                "metadata": {"tier": "gold", "visits": 3}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cust_"), "{id}");
+    assert_eq!(created["object"], "customer");
+    assert_eq!(created["source_id"], "alice@example.com");
+    assert_eq!(created["birthdate"], "1990-05-17");
+    assert_eq!(created["address"], json!({"city": "Lyon", "country": "FR"}));
+    assert_eq!(created["metadata"], json!({"tier": "gold", "visits": 3}));
+    assert_eq!(created["created_at"], "2026-11-23T12:00:00.000Z");
+    let redemptions = &created["summary"]["redemptions"];
+    assert_eq!(redemptions["total_redeemed"], json!(0));
+    assert!(redemptions["total_succeeded"].is_u64());
+    assert!(created["summary"]["orders"]["total_amount"].is_i64());
+    assert_eq!(created["loyalty"]["points"], json!(0));
+    assert_eq!(created["referrals"], json!({"total": 0, "campaigns": []}));
+
+    for key in [id.as_str(), "alice@example.com", "alice%40example.com"] {
+        let (status, read) = env.call("GET", &format!("/v1/customers/{key}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{key}: {read}");
+        assert_eq!(read["id"], id.as_str());
+    }
+
+    // The JS SDK sends back what it read: the server-managed fields change
+    // nothing, and the fields not given stay.
+    env.set_now(env.now() + Duration::hours(1));
+    let mut sent = created.clone();
+    sent["id"] = json!("cust_forged");
+    sent["created_at"] = json!("2000-01-01T00:00:00.000Z");
+    sent["summary"]["redemptions"]["total_redeemed"] = json!(99);
+    sent["name"] = json!("Alice B.");
+    sent.as_object_mut().unwrap().remove("email");
+    let (status, updated) = env
+        .call("PUT", "/v1/customers/alice@example.com", Some(sent))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["id"], id.as_str());
+    assert_eq!(updated["name"], "Alice B.");
+    assert_eq!(updated["email"], "alice@example.com");
+    assert_eq!(updated["created_at"], created["created_at"]);
+    assert_eq!(updated["updated_at"], "2026-11-23T13:00:00.000Z");
+    assert_eq!(
+        updated["summary"]["redemptions"]["total_redeemed"],
+        json!(0)
+    );
+
+    let (status, body) = env
+        .call("DELETE", &format!("/v1/customers/{id}"), None)
+        .await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    let response = env.call("GET", &format!("/v1/customers/{id}"), None).await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(response.1["resource_type"], "customer");
+    let response = env
+        .call("DELETE", &format!("/v1/customers/{id}"), None)
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn creating_a_customer_again_by_source_id_updates_them() {
+    let env = Env::new();
+    let (_, first) = env
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(json!({"source_id": "bob", "name": "Bob", "email": "bob@example.com"})),
+        )
+        .await;
+    let (status, second) = env
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(json!({"source_id": "bob", "name": "Robert", "email": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(second["name"], "Robert");
+    assert_eq!(second["email"], "bob@example.com");
+    // By id, too.
+    let (status, third) = env
+        .call(
+            "POST",
+            "/v1/customers",
+            Some(json!({"id": first["id"], "phone": "+33 1 23"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+    assert_eq!(
+        (third["id"].clone(), third["phone"].clone()),
+        (first["id"].clone(), json!("+33 1 23"))
+    );
+    let (_, list) = env.call("GET", "/v1/customers", None).await;
+    assert_eq!(list["total"], json!(1));
+}
+
+#[tokio::test]
+async fn bad_customer_requests_are_refused_and_change_nothing() {
+    let env = Env::new();
+    env.call("POST", "/v1/customers", Some(json!({"source_id": "taken"})))
+        .await;
+    env.call("POST", "/v1/customers", Some(json!({"source_id": "other"})))
+        .await;
+    let cases = [
+        (
+            "POST",
+            "/v1/customers",
+            json!({"source_id": "x", "name": 42}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            json!({"source_id": "x", "metadata": [1]}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            json!({"source_id": "x", "birthdate": "17/05/1990"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_customer",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            json!({"source_id": ""}),
+            StatusCode::BAD_REQUEST,
+            "invalid_customer",
+        ),
+        (
+            "POST",
+            "/v1/customers",
+            json!({"id": "cust_unknown"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "PUT",
+            "/v1/customers/nobody",
+            json!({"name": "N"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "PUT",
+            "/v1/customers/other",
+            json!({"source_id": "taken"}),
+            StatusCode::CONFLICT,
+            "duplicate_found",
+        ),
+        (
+            "GET",
+            "/v1/customers?limit=0",
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "invalid_query_params",
+        ),
+        (
+            "GET",
+            "/v1/customers?limit=ten",
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "invalid_query_params",
+        ),
+        (
+            "GET",
+            "/v1/customers?page=1001",
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "page_over_limit",
+        ),
+        (
+            "GET",
+            "/v1/customers?created_at%5Bbefore%5D=soon",
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "invalid_query_params",
+        ),
+        (
+            "GET",
+            "/v1/customers?email=a%40b.c",
+            Value::Null,
+            StatusCode::BAD_REQUEST,
+            "invalid_query_params",
+        ),
+    ];
+    for (method, path, body, status, key) in cases {
+        let body = (!body.is_null()).then_some(body);
+        let response = env.call(method, path, body.clone()).await;
+        assert_eq!(
+            response.0, status,
+            "{method} {path} {body:?}: {}",
+            response.1
+        );
+        assert_eq!(
+            response.1["key"], key,
+            "{method} {path} {body:?}: {}",
+            response.1
+        );
+    }
+    let (_, list) = env.call("GET", "/v1/customers", None).await;
+    assert_eq!(list["total"], json!(2));
+    let (_, other) = env.call("GET", "/v1/customers/other", None).await;
+    assert_eq!(other["source_id"], "other");
+    // Malformed JSON.
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/customers")
+        .header("x-app-id", &env.server.id)
+        .header("x-app-token", &env.server.token)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{\"source_id\": "))
+        .unwrap();
+    let response = env.send(request).await;
+    check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
+}
+
+#[tokio::test]
+async fn customers_are_listed_by_page_by_date_and_by_scroll_cursor() {
+    let env = Env::new();
+    let mut created_at = Vec::new();
+    for n in 0..5 {
+        env.set_now(crate::support::start() + Duration::minutes(n));
+        let (_, c) = env
+            .call(
+                "POST",
+                "/v1/customers",
+                Some(json!({"source_id": format!("c{n}")})),
+            )
+            .await;
+        created_at.push(c["created_at"].as_str().unwrap().to_owned());
+    }
+    let sources = |list: &Value| -> Vec<String> {
+        list["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["source_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = env.call("GET", "/v1/customers?limit=2&page=2", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["object"], "list");
+    assert_eq!(page["data_ref"], "customers");
+    assert_eq!(page["total"], json!(5));
+    assert_eq!(page["has_more"], json!(true));
+    assert_eq!(sources(&page), ["c2", "c1"]);
+    let (_, page) = env.call("GET", "/v1/customers?limit=2&page=3", None).await;
+    assert_eq!(
+        (sources(&page), page["has_more"].clone()),
+        (vec!["c0".to_owned()], json!(false))
+    );
+
+    // Date filters, as the Python SDK writes them.
+    let (_, after) = env
+        .call(
+            "GET",
+            "/v1/customers?created_at[after]=2026-11-23T12%3A02%3A00.000000%2B0000&order=created_at",
+            None,
+        )
+        .await;
+    assert_eq!(sources(&after), ["c3", "c4"]);
+
+    // The JS SDK's scroll: `starting_after` is the last creation instant.
+    let (_, first) = env
+        .call(
+            "GET",
+            "/v1/customers?limit=2&starting_after=2200-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(sources(&first), ["c4", "c3"]);
+    let path = format!("/v1/customers?limit=2&starting_after={}", created_at[3]);
+    let (_, next) = env.call("GET", &path, None).await;
+    assert_eq!(sources(&next), ["c2", "c1"]);
+    assert_eq!(next["has_more"], json!(true));
+    let path = format!(
+        "/v1/customers?limit=2&order=created_at&starting_after={}",
+        created_at[2]
+    );
+    let (_, up) = env.call("GET", &path, None).await;
+    assert_eq!(
+        (sources(&up), up["has_more"].clone()),
+        (vec!["c3".to_owned(), "c4".to_owned()], json!(false))
+    );
+}
+
+#[tokio::test]
+async fn another_projects_key_sees_no_customer() {
+    let env = Env::new();
+    let (_, other) = env.add_project("sandbox");
+    let (_, created) = env
+        .call("POST", "/v1/customers", Some(json!({"source_id": "mine"})))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    for (method, path, body) in [
+        ("GET", format!("/v1/customers/{id}"), None),
+        ("GET", "/v1/customers/mine".to_owned(), None),
+        (
+            "PUT",
+            format!("/v1/customers/{id}"),
+            Some(json!({"name": "X"})),
+        ),
+        ("DELETE", format!("/v1/customers/{id}"), None),
+    ] {
+        let response = env.call_as(&other, method, &path, body).await;
+        check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (_, list) = env.call_as(&other, "GET", "/v1/customers", None).await;
+    assert_eq!(list["total"], json!(0));
+    let (_, mine) = env.call("GET", "/v1/customers/mine", None).await;
+    assert!(mine.get("name").is_none(), "{mine}");
+}
+
+// --------------------------------------------------------- validation rules
+
+fn min_order_rule(name: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "advanced",
+        "context_type": "global",
+        "error": {"message": "Spend more than 100.00"},
+        "rules": {
+            "1": {"name": "order.amount", "property": null, "rules": {},
+                  "conditions": {"$more_than": [10000]}, "error": null},
+            "logic": "1"
+        },
+        "applicable_to": {"excluded": null, "included": null, "included_all": null}
+    })
+}
+
+#[tokio::test]
+async fn a_validation_rule_is_created_read_updated_listed_and_deleted() {
+    let env = Env::new();
+    let (status, created) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 100")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("val_"), "{id}");
+    assert_eq!(created["object"], "validation_rules");
+    assert_eq!(created["name"], "Over 100");
+    assert_eq!(created["rules"]["1"]["name"], "order.amount");
+    assert_eq!(
+        created["rules"]["1"]["conditions"],
+        json!({"$more_than": [10000]})
+    );
+    assert_eq!(created["rules"]["logic"], "1");
+    assert_eq!(created["error"]["message"], "Spend more than 100.00");
+    assert_eq!(
+        created["applicable_to"],
+        json!({"excluded": [], "included": [], "included_all": false})
+    );
+    assert_eq!(created["assignments_count"], json!(0));
+    assert_eq!(created["context_type"], "global");
+
+    let (status, read) = env
+        .call("GET", &format!("/v1/validation-rules/{id}"), None)
+        .await;
+    assert_eq!((status, &read), (StatusCode::OK, &created));
+
+    // A partial update: the name changes, the rules stay; the server's
+    // fields are ignored.
+    env.set_now(env.now() + Duration::minutes(5));
+    let (status, updated) = env
+        .call(
+            "PUT",
+            &format!("/v1/validation-rules/{id}"),
+            Some(json!({"name": "More than 100", "id": "val_forged",
+                        "created_at": "2000-01-01T00:00:00Z", "assignments_count": 7,
+                        "object": "something"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["id"], id.as_str());
+    assert_eq!(updated["name"], "More than 100");
+    assert_eq!(updated["rules"], created["rules"]);
+    assert_eq!(updated["created_at"], created["created_at"]);
+    assert_eq!(updated["updated_at"], "2026-11-23T12:05:00.000Z");
+    assert_eq!(updated["assignments_count"], json!(0));
+    // Replacing the rules, with product targets in wire integers.
+    let (status, replaced) = env
+        .call(
+            "PUT",
+            &format!("/v1/validation-rules/{id}"),
+            Some(json!({
+                "rules": {"1": {"name": "order.amount", "conditions": {"$more_than_or_equal": [2550]}}},
+                "applicable_to": {"included": [{"object": "product", "id": "prod_1",
+                                                "amount_limit": 500, "quantity_limit": 2}]}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["name"], "More than 100");
+    assert_eq!(
+        replaced["rules"]["1"]["conditions"],
+        json!({"$more_than_or_equal": [2550]})
+    );
+    assert_eq!(replaced["error"], created["error"]);
+    let target = &replaced["applicable_to"]["included"][0];
+    assert_eq!(
+        (
+            target["amount_limit"].clone(),
+            target["quantity_limit"].clone(),
+            target["effect"].clone()
+        ),
+        (json!(500), json!(2), json!("APPLY_TO_EVERY"))
+    );
+
+    env.call(
+        "POST",
+        "/v1/validation-rules",
+        Some(min_order_rule("Second")),
+    )
+    .await;
+    let (status, list) = env.call("GET", "/v1/validation-rules?limit=1", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        (
+            list["object"].clone(),
+            list["data_ref"].clone(),
+            list["total"].clone()
+        ),
+        (json!("list"), json!("data"), json!(2))
+    );
+    assert_eq!(list["data"][0]["name"], "Second");
+
+    let (status, _) = env
+        .call("DELETE", &format!("/v1/validation-rules/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let response = env
+        .call("GET", &format!("/v1/validation-rules/{id}"), None)
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    let response = env
+        .call(
+            "PUT",
+            &format!("/v1/validation-rules/{id}"),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    let response = env
+        .call("DELETE", &format!("/v1/validation-rules/{id}"), None)
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn bad_validation_rules_are_refused_with_a_stable_key() {
+    let env = Env::new();
+    let (_, kept) = env
+        .call("POST", "/v1/validation-rules", Some(min_order_rule("Kept")))
+        .await;
+    let rule = |rules: Value| json!({"name": "Bad", "rules": rules});
+    let cases = [
+        rule(json!({"1": {"name": "order.colour", "conditions": {"$is": ["red"]}}})),
+        rule(json!({"1": {"name": "order.amount", "conditions": {"$about": [1]}}})),
+        rule(json!({"1": {"name": "order.amount", "conditions": {"$more_than": "100"}}})),
+        rule(json!({"1": {"name": "order.amount", "conditions": {"$more_than": ["lots"]}}})),
+        rule(json!({"1": {"name": "order.metadata", "conditions": {"$is": ["x"]}}})),
+        rule(
+            json!({"1": {"name": "order.amount", "conditions": {"$more_than": [1]}}, "logic": "1 and 2"}),
+        ),
+        rule(json!({"x": {"name": "order.amount", "conditions": {"$more_than": [1]}}})),
+        json!({"name": "Bad", "applicable_to": {"included": [{"id": "p"}]}}),
+    ];
+    let response = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(json!({"rules": {"1": {"name": "order.amount", "conditions": {"$more_than": [1]}}}})),
+        )
+        .await;
+    check_error(
+        &response,
+        StatusCode::BAD_REQUEST,
+        "invalid_validation_rules",
+    );
+    for body in cases {
+        let response = env
+            .call("POST", "/v1/validation-rules", Some(body.clone()))
+            .await;
+        check_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "invalid_validation_rules",
+        );
+        assert!(response.1["details"].is_string(), "{body}: {}", response.1);
+        // An update with the same rules is refused too and changes nothing.
+        let mut update = body.clone();
+        update.as_object_mut().unwrap().remove("name");
+        let path = format!("/v1/validation-rules/{}", kept["id"].as_str().unwrap());
+        let response = env.call("PUT", &path, Some(update)).await;
+        check_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "invalid_validation_rules",
+        );
+    }
+    let response = env
+        .call("POST", "/v1/validation-rules", Some(min_order_rule("Kept")))
+        .await;
+    check_error(&response, StatusCode::CONFLICT, "duplicate_found");
+    let response = env
+        .call("POST", "/v1/validation-rules", Some(json!({"name": 5})))
+        .await;
+    check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
+    let (_, list) = env.call("GET", "/v1/validation-rules", None).await;
+    assert_eq!(list["total"], json!(1));
+    let path = format!("/v1/validation-rules/{}", kept["id"].as_str().unwrap());
+    let (_, still) = env.call("GET", &path, None).await;
+    assert_eq!(still, kept);
+}
+
+#[tokio::test]
+async fn rules_are_assigned_listed_and_unassigned() {
+    let env = Env::new();
+    let voucher_id = voucher(&env, "RULED-1");
+    voucher(&env, "RULED-2");
+    let (_, rule) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 100")),
+        )
+        .await;
+    let rule_id = rule["id"].as_str().unwrap();
+    let base = format!("/v1/validation-rules/{rule_id}/assignments");
+
+    // The JS SDK's form, by code.
+    env.set_now(env.now() + Duration::seconds(1));
+    let (status, first) = env
+        .call("POST", &base, Some(json!({"voucher": "RULED-1"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(
+        first["id"].as_str().unwrap().starts_with("asgm_"),
+        "{first}"
+    );
+    assert_eq!(first["rule_id"], rule_id);
+    assert_eq!(first["related_object_id"], voucher_id.as_str());
+    assert_eq!(first["related_object_type"], "voucher");
+    assert_eq!(first["object"], "validation_rules_assignment");
+    // The Python SDK's form, with its explicit nulls.
+    env.set_now(env.now() + Duration::seconds(1));
+    let (status, second) = env
+        .call(
+            "POST",
+            &base,
+            Some(
+                json!({"related_object_type": "voucher", "related_object_id": "RULED-2",
+                        "voucher": null, "campaign": null}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+
+    let response = env
+        .call("POST", &base, Some(json!({"voucher": voucher_id})))
+        .await;
+    check_error(&response, StatusCode::CONFLICT, "duplicate_found");
+    let refusals = [
+        (
+            json!({"voucher": "NO-SUCH"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({"campaign": "No such campaign"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (json!({}), StatusCode::BAD_REQUEST, "invalid_payload"),
+        (
+            json!({"promotion_tier": "promo_1"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            json!({"voucher": "RULED-1", "campaign": "C"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            json!({"related_object_type": "earning_rule", "related_object_id": "x"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+    ];
+    for (body, status, key) in refusals {
+        let response = env.call("POST", &base, Some(body)).await;
+        check_error(&response, status, key);
+    }
+    let response = env
+        .call(
+            "POST",
+            "/v1/validation-rules/val_missing/assignments",
+            Some(json!({"voucher": "RULED-1"})),
+        )
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, list) = env.call("GET", &base, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        (list["data_ref"].clone(), list["total"].clone()),
+        (json!("data"), json!(2))
+    );
+    assert_eq!(list["data"][0]["id"], second["id"]);
+    let (_, oldest) = env
+        .call("GET", &format!("{base}?order=created_at&limit=1"), None)
+        .await;
+    assert_eq!(oldest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(oldest["data"][0]["id"], first["id"]);
+    let (_, rule_now) = env
+        .call("GET", &format!("/v1/validation-rules/{rule_id}"), None)
+        .await;
+    assert_eq!(rule_now["assignments_count"], json!(2));
+
+    let path = format!("{base}/{}", first["id"].as_str().unwrap());
+    let (status, _) = env.call("DELETE", &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let response = env.call("DELETE", &path, None).await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    let (_, list) = env.call("GET", &base, None).await;
+    assert_eq!(list["total"], json!(1));
+    let response = env
+        .call("GET", "/v1/validation-rules/val_missing/assignments", None)
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+}
+
+/// Validates `code` on an order of `amount` euros through the store.
+fn validate_in_store(env: &Env, code: &str, amount: &str) -> EntryStatus {
+    let request = CheckoutRequest {
+        mode: CheckoutMode::Legacy,
+        redeemables: vec![RedeemableRequest {
+            code: code.to_owned(),
+            credits: None,
+        }],
+        order: Order {
+            amount: Some(Money::parse(amount, Currency::parse("EUR").unwrap()).unwrap()),
+            ..Order::default()
+        },
+        order_status: None,
+        customer: None,
+        metadata: Default::default(),
+        channel: ChannelType::Api,
+        tracking_id: None,
+        now: env.now(),
+    };
+    let result = env.store.validate(env.project, &request).unwrap();
+    result.entries.into_iter().next().unwrap().status
+}
+
+#[tokio::test]
+async fn a_rule_made_over_http_refuses_a_small_order() {
+    let env = Env::new();
+    voucher(&env, "BIGSPENDER");
+    let (_, rule) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 100")),
+        )
+        .await;
+    let path = format!(
+        "/v1/validation-rules/{}/assignments",
+        rule["id"].as_str().unwrap()
+    );
+    let (status, _) = env
+        .call("POST", &path, Some(json!({"voucher": "BIGSPENDER"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // 10000 on the wire is 100.00: 99.99 and 100.00 are refused, 100.01
+    // passes.
+    for (amount, valid) in [("99.99", false), ("100.00", false), ("100.01", true)] {
+        match validate_in_store(&env, "BIGSPENDER", amount) {
+            EntryStatus::Applicable(_) => assert!(valid, "{amount} was accepted"),
+            EntryStatus::Inapplicable(refusal) => {
+                assert!(!valid, "{amount} was refused: {refusal}");
+                assert_eq!(refusal.reason.key(), "order_rules_violated");
+                assert_eq!(
+                    refusal.rule_message.as_deref(),
+                    Some("Spend more than 100.00")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_keys_cannot_reach_these_server_endpoints() {
+    let env = Env::new();
+    for (method, path) in [
+        ("GET", "/v1/customers"),
+        ("POST", "/v1/customers"),
+        ("GET", "/v1/validation-rules"),
+    ] {
+        let response = env.client(method, path, Some(json!({}))).await;
+        check_error(&response, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
