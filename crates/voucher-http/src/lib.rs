@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod render;
 pub mod routes;
 pub mod state;
 pub mod wire;
