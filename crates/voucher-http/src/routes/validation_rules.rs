@@ -18,12 +18,13 @@ use axum::Router;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
-use voucher_core::port::{AssignmentRecord, AssignmentTarget, RuleRecord, RuleSpec, SortOrder};
+use voucher_core::port::{AssignmentTarget, RuleRecord, RuleSpec, SortOrder};
 use voucher_core::rules::{Property, RawRuleSet, RawRules, RawTarget};
 use voucher_core::value::Value;
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
+use crate::render::assignment_json;
 use crate::routes::list_params::ListParams;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -254,17 +255,6 @@ fn rule_json(record: &RuleRecord) -> Json {
     map.insert("assignments_count".into(), json!(record.assignments_count));
     map.insert("object".into(), json!("validation_rules"));
     Json::Object(map)
-}
-
-fn assignment_json(record: &AssignmentRecord) -> Json {
-    json!({
-        "id": record.id,
-        "rule_id": record.rule_id,
-        "related_object_id": record.related_id,
-        "related_object_type": record.related_type,
-        "created_at": wire::timestamp(record.created_at),
-        "object": "validation_rules_assignment",
-    })
 }
 
 /// `POST /v1/validation-rules`.

@@ -7,17 +7,19 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use voucher_core::code_pattern::Code;
+use voucher_core::code_pattern::{Code, CodeConfig};
 use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::Order;
 use voucher_core::port::{
-    BenefitSpec, ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore, RedeemableRequest,
-    VoucherSpec, VoucherStore,
+    BenefitSpec, CampaignSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest,
+    CheckoutStore, RedeemableRequest, VoucherSpec, VoucherStore, VoucherTemplate,
 };
 use voucher_core::stacking::EntryStatus;
 use voucher_core::validity::Validity;
-use voucher_core::voucher::{Activity, RedemptionQuantity};
+use voucher_core::voucher::{
+    Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
+};
 
 use crate::support::Env;
 
@@ -789,8 +791,467 @@ async fn client_keys_cannot_reach_these_server_endpoints() {
         ("GET", "/v1/customers"),
         ("POST", "/v1/customers"),
         ("GET", "/v1/validation-rules"),
+        ("POST", "/v1/publications"),
+        ("GET", "/v1/publications"),
+        ("GET", "/v1/publications/create?voucher=X&customer=y"),
     ] {
         let response = env.client(method, path, Some(json!({}))).await;
         check_error(&response, StatusCode::UNAUTHORIZED, "unauthorized");
     }
+}
+
+// ------------------------------------------------------------- publications
+
+/// A campaign of `count` codes `prefix` + 6 characters, made through the
+/// store.
+fn campaign(env: &Env, name: &str, prefix: &str, kind: CampaignKind, count: u64) {
+    let spec = CampaignSpec {
+        name: name.to_owned(),
+        description: None,
+        campaign_type: CampaignType::DiscountCoupons,
+        kind,
+        activity: Activity::Enabled,
+        validity: Validity::default(),
+        time_zone: None,
+        limits: CampaignLimits::default(),
+        categories: Vec::new(),
+        template: VoucherTemplate {
+            benefit: ten_percent(),
+            quantity: RedemptionQuantity::Limited(1),
+            code_config: CodeConfig {
+                prefix: Some(prefix.to_owned()),
+                length: Some(6),
+                ..CodeConfig::default()
+            },
+        },
+        vouchers_count: count,
+        activity_duration_after_publishing: None,
+        metadata: Default::default(),
+    };
+    let created = env
+        .store
+        .create_campaign(env.project, &spec, env.now())
+        .unwrap();
+    if count > 0 {
+        env.store
+            .generate_codes(env.project, &created.id, count, 7, env.now())
+            .unwrap();
+    }
+}
+
+fn ids(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_code_is_published_to_a_customer_created_on_the_way() {
+    let env = Env::new();
+    let voucher_id = voucher(&env, "PUB-1");
+    voucher(&env, "PUB-2");
+    let (status, created) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({
+                "voucher": "PUB-1",
+                "customer": {"source_id": "alice", "name": "Alice", "id": null},
+                "channel": "email",
+                "metadata": {"origin": "newsletter"},
+                "campaign": null
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert!(
+        created["id"].as_str().unwrap().starts_with("pub_"),
+        "{created}"
+    );
+    assert_eq!(created["object"], "publication");
+    assert_eq!(created["channel"], "API");
+    assert_eq!(created["result"], "SUCCESS");
+    assert_eq!(created["tracking_id"], "alice");
+    assert_eq!(created["source_id"], Value::Null);
+    assert_eq!(created["metadata"], json!({"origin": "newsletter"}));
+    assert_eq!(created["created_at"], "2026-11-23T12:00:00.000Z");
+    let customer_id = created["customer_id"].as_str().unwrap();
+    assert!(customer_id.starts_with("cust_"));
+    assert_eq!(created["customer"]["id"], customer_id);
+    assert_eq!(created["customer"]["name"], "Alice");
+    assert_eq!(created["customer"]["object"], "customer");
+    assert_eq!(created["vouchers_id"], json!([voucher_id]));
+    let published = &created["voucher"];
+    assert_eq!(published["code"], "PUB-1");
+    assert_eq!(published["object"], "voucher");
+    assert_eq!(published["holder_id"], customer_id);
+    assert_eq!(published["publish"]["count"], json!(1));
+    assert!(created.get("vouchers").is_none(), "{created}");
+    let (status, alice) = env.call("GET", "/v1/customers/alice", None).await;
+    assert_eq!(
+        (status, alice["id"].as_str()),
+        (StatusCode::OK, Some(customer_id))
+    );
+
+    // The same customer by id, as a plain string.
+    let (status, again) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"voucher": "PUB-1", "customer": customer_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["voucher"]["publish"]["count"], json!(2));
+
+    let refusals = [
+        (
+            json!({"voucher": "PUB-1", "customer": {"source_id": "bob"}}),
+            StatusCode::BAD_REQUEST,
+            "voucher_already_published",
+        ),
+        (
+            json!({"voucher": "NO-SUCH", "customer": {"source_id": "bob"}}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({"voucher": "PUB-2"}),
+            StatusCode::BAD_REQUEST,
+            "missing_customer",
+        ),
+        (
+            json!({"voucher": "PUB-2", "customer": {}}),
+            StatusCode::BAD_REQUEST,
+            "missing_customer",
+        ),
+        (
+            json!({"voucher": "PUB-2", "customer": {"id": "cust_nobody"}}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({"customer": {"source_id": "bob"}}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            json!({"voucher": "PUB-2", "campaign": {"name": "X"}, "customer": "bob"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            json!({"voucher": 12, "customer": "bob"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (
+            json!({"voucher": "PUB-2", "customer": "bob", "metadata": "x"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+    ];
+    for (body, status, key) in refusals {
+        let response = env
+            .call("POST", "/v1/publications", Some(body.clone()))
+            .await;
+        assert_eq!(response.0, status, "{body}: {}", response.1);
+        assert_eq!(response.1["key"], key, "{body}: {}", response.1);
+    }
+    let response = env
+        .call(
+            "POST",
+            "/v1/publications?join_once=maybe",
+            Some(json!({"voucher": "PUB-2", "customer": "bob"})),
+        )
+        .await;
+    check_error(&response, StatusCode::BAD_REQUEST, "invalid_query_params");
+    // Nothing of that changed anything: two publications, one customer.
+    let (_, list) = env.call("GET", "/v1/publications", None).await;
+    assert_eq!(list["total"], json!(2));
+    let (_, customers) = env.call("GET", "/v1/customers", None).await;
+    assert_eq!(customers["total"], json!(1));
+}
+
+#[tokio::test]
+async fn a_campaign_hands_out_its_codes_one_or_several_at_a_time() {
+    let env = Env::new();
+    campaign(&env, "Spring", "SPR-", CampaignKind::Static, 3);
+    let (status, one) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": {"name": "Spring", "count": null}, "customer": {"source_id": "a"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let first = one["voucher"]["code"].as_str().unwrap().to_owned();
+    assert!(first.starts_with("SPR-"), "{first}");
+    assert_eq!(one["voucher"]["campaign"], "Spring");
+
+    // join_once: the customer gets the code they hold.
+    let (status, same) = env
+        .call(
+            "POST",
+            "/v1/publications?join_once=true",
+            Some(json!({"campaign": {"name": "Spring"}, "customer": {"source_id": "a"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{same}");
+    assert_eq!(same["voucher"]["code"], first.as_str());
+
+    let (status, two) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(
+                json!({"campaign": {"name": "Spring", "count": 2}, "customer": {"source_id": "b"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{two}");
+    assert!(two.get("voucher").is_none(), "{two}");
+    let codes: Vec<&str> = two["vouchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 2);
+    assert!(!codes.contains(&first.as_str()));
+    assert_eq!(two["vouchers_id"].as_array().unwrap().len(), 2);
+
+    let response = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": "Spring", "customer": "c"})),
+        )
+        .await;
+    check_error(
+        &response,
+        StatusCode::BAD_REQUEST,
+        "no_voucher_suitable_for_publication",
+    );
+    for count in [0, 51] {
+        let response = env
+            .call(
+                "POST",
+                "/v1/publications",
+                Some(json!({"campaign": {"name": "Spring", "count": count}, "customer": "c"})),
+            )
+            .await;
+        check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
+    }
+    let response = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": {"name": "Autumn"}, "customer": "c"})),
+        )
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+
+    // An AUTO_UPDATE campaign makes its codes when they are published.
+    campaign(&env, "Daily", "DAY-", CampaignKind::AutoUpdate, 0);
+    let (status, made) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": {"name": "Daily"}, "customer": "c"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    assert!(made["voucher"]["code"]
+        .as_str()
+        .unwrap()
+        .starts_with("DAY-"));
+}
+
+#[tokio::test]
+async fn a_source_id_makes_a_publication_idempotent() {
+    let env = Env::new();
+    campaign(&env, "Spring", "SPR-", CampaignKind::Static, 3);
+    let body = json!({"campaign": {"name": "Spring"}, "customer": {"source_id": "a"},
+                      "source_id": "crm-1"});
+    let (status, first) = env
+        .call("POST", "/v1/publications", Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["source_id"], "crm-1");
+    env.set_now(env.now() + Duration::minutes(1));
+    let (status, again) = env.call("POST", "/v1/publications", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["voucher"]["code"], first["voucher"]["code"]);
+    let response = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(
+                json!({"campaign": {"name": "Spring"}, "customer": {"source_id": "b"},
+                        "source_id": "crm-1"}),
+            ),
+        )
+        .await;
+    check_error(&response, StatusCode::CONFLICT, "duplicate_source_id");
+    let response = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(
+                json!({"campaign": {"name": "Spring", "count": 2}, "customer": "b",
+                        "source_id": "crm-2"}),
+            ),
+        )
+        .await;
+    check_error(
+        &response,
+        StatusCode::BAD_REQUEST,
+        "too_many_vouchers_requested",
+    );
+    let (_, list) = env.call("GET", "/v1/publications", None).await;
+    assert_eq!(list["total"], json!(1));
+}
+
+#[tokio::test]
+async fn the_query_string_form_publishes_too() {
+    let env = Env::new();
+    campaign(&env, "Spring", "SPR-", CampaignKind::Static, 5);
+    voucher(&env, "PUB-Q");
+    // As the Python SDK's create_publication1 writes it.
+    let (status, created) = env
+        .call(
+            "GET",
+            "/v1/publications/create?join_once=true&campaign[name]=Spring&campaign[count]=2\
+             &customer[source_id]=q%40example.com&customer[name]=Q&metadata[origin]=sms",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["vouchers"].as_array().unwrap().len(), 2);
+    assert_eq!(created["tracking_id"], "q@example.com");
+    assert_eq!(created["customer"]["name"], "Q");
+    assert_eq!(created["metadata"], json!({"origin": "sms"}));
+    // The reference's plain form.
+    let (status, plain) = env
+        .call(
+            "GET",
+            "/v1/publications/create?voucher=PUB-Q&customer=q%40example.com&source_id=s-1",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    assert_eq!(plain["voucher"]["code"], "PUB-Q");
+    assert_eq!(plain["customer_id"], created["customer_id"]);
+    let bad = [
+        "/v1/publications/create?campaign[name]=Spring&campaign[count]=two&customer=x",
+        "/v1/publications/create?voucher=PUB-Q&customer=x&join_once=perhaps",
+    ];
+    for path in bad {
+        let response = env.call("GET", path, None).await;
+        check_error(&response, StatusCode::BAD_REQUEST, "invalid_query_params");
+    }
+    let response = env
+        .call("GET", "/v1/publications/create?customer=x", None)
+        .await;
+    check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
+}
+
+#[tokio::test]
+async fn publications_are_listed_with_their_filters() {
+    let env = Env::new();
+    campaign(&env, "Spring", "SPR-", CampaignKind::Static, 3);
+    voucher(&env, "SOLO");
+    let publish = |body: Value| {
+        let env = &env;
+        async move {
+            let (status, created) = env.call("POST", "/v1/publications", Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{created}");
+            env.set_now(env.now() + Duration::seconds(1));
+            created
+        }
+    };
+    let a = publish(json!({"campaign": "Spring", "customer": "a"})).await;
+    let b = publish(json!({"campaign": {"name": "Spring", "count": 2}, "customer": "b"})).await;
+    let solo = publish(json!({"voucher": "SOLO", "customer": "a", "metadata": {"n": 1}})).await;
+
+    let (status, all) = env.call("GET", "/v1/publications", None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(
+        (all["object"].clone(), all["data_ref"].clone()),
+        (json!("list"), json!("publications"))
+    );
+    let items = &all["publications"];
+    assert_eq!(
+        ids(items, "id"),
+        [&solo["id"], &b["id"], &a["id"]].map(|v| v.as_str().unwrap().to_owned())
+    );
+    assert_eq!(
+        items[0]["voucher"],
+        json!({
+            "code": "SOLO", "object": "voucher", "campaign": null,
+            "discount": {"type": "PERCENT", "percent_off": 10, "effect": "APPLY_TO_ORDER"},
+            "is_referral_code": false
+        })
+    );
+    assert_eq!(items[0]["customer"]["source_id"], "a");
+    assert_eq!(items[1]["vouchers"], b["vouchers"]);
+    assert_eq!(items[2]["voucher"]["campaign"], "Spring");
+
+    let filtered = [
+        ("campaign=Spring", vec![&b, &a]),
+        ("customer=a", vec![&solo, &a]),
+        ("voucher=SOLO", vec![&solo]),
+        ("result=SUCCESS&limit=1&page=2", vec![&b]),
+        ("result=FAILURE", vec![]),
+        ("order=created_at&limit=1", vec![&a]),
+    ];
+    for (query, expected) in filtered {
+        let (status, list) = env
+            .call("GET", &format!("/v1/publications?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids(&list["publications"], "id"), expected, "{query}");
+    }
+    for query in [
+        "result=MAYBE",
+        "voucher_type=GIFT",
+        "limit=500",
+        "created_at[after]=later",
+    ] {
+        let response = env
+            .call("GET", &format!("/v1/publications?{query}"), None)
+            .await;
+        check_error(&response, StatusCode::BAD_REQUEST, "invalid_query_params");
+    }
+
+    // Another project sees none of it and cannot publish these codes.
+    let (_, other) = env.add_project("sandbox");
+    let (_, list) = env.call_as(&other, "GET", "/v1/publications", None).await;
+    assert_eq!(list["total"], json!(0));
+    let response = env
+        .call_as(
+            &other,
+            "POST",
+            "/v1/publications",
+            Some(json!({"voucher": "SOLO", "customer": "a"})),
+        )
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    let response = env
+        .call_as(
+            &other,
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": "Spring", "customer": "a"})),
+        )
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
 }
