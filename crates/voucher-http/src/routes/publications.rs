@@ -284,12 +284,24 @@ async fn create(
     publish(state, key, body, join_once).await
 }
 
+/// Drops the fields the Python SDK writes as `None` (its models' unset
+/// fields: `customer[id]=None`), at any depth: they are absent.
+fn drop_python_nones(map: &mut Map<String, Json>) {
+    map.retain(|_, value| value.as_str() != Some("None"));
+    for value in map.values_mut() {
+        if let Json::Object(inner) = value {
+            drop_python_nones(inner);
+        }
+    }
+}
+
 /// The query string of `GET /v1/publications/create` as the JSON body it
 /// stands for: `campaign[count]` becomes a number, `join_once` a boolean;
 /// everything else stays text.
 fn body_from_query(
     mut query: Map<String, Json>,
 ) -> Result<(PublicationBody, Option<bool>), ApiError> {
+    drop_python_nones(&mut query);
     let join_once = match query.remove("join_once") {
         Some(Json::String(text)) => flag("join_once", Some(&text))?,
         Some(_) => return Err(invalid_param("join_once", "not a boolean")),
@@ -397,7 +409,7 @@ mod tests {
     fn a_query_string_reads_as_the_body_it_stands_for() {
         let query = json!({
             "campaign": {"name": "Spring", "count": "2"},
-            "customer": {"source_id": "alice"},
+            "customer": {"source_id": "alice", "id": "None", "address": "None"},
             "join_once": "true",
             "metadata": {"origin": "newsletter"}
         });
