@@ -1255,3 +1255,115 @@ async fn publications_are_listed_with_their_filters() {
         .await;
     check_error(&response, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn another_projects_key_sees_no_rule_and_cannot_assign_one() {
+    let env = Env::new();
+    let (_, other) = env.add_project("sandbox");
+    voucher(&env, "MINE");
+    let (_, rule) = env
+        .call("POST", "/v1/validation-rules", Some(min_order_rule("Mine")))
+        .await;
+    let id = rule["id"].as_str().unwrap();
+    let (_, assignment) = env
+        .call(
+            "POST",
+            &format!("/v1/validation-rules/{id}/assignments"),
+            Some(json!({"voucher": "MINE"})),
+        )
+        .await;
+    let assignment_id = assignment["id"].as_str().unwrap();
+    for (method, path, body) in [
+        ("GET", format!("/v1/validation-rules/{id}"), None),
+        (
+            "PUT",
+            format!("/v1/validation-rules/{id}"),
+            Some(json!({"name": "Theirs"})),
+        ),
+        ("DELETE", format!("/v1/validation-rules/{id}"), None),
+        (
+            "GET",
+            format!("/v1/validation-rules/{id}/assignments"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/v1/validation-rules/{id}/assignments"),
+            Some(json!({"voucher": "MINE"})),
+        ),
+        (
+            "DELETE",
+            format!("/v1/validation-rules/{id}/assignments/{assignment_id}"),
+            None,
+        ),
+    ] {
+        let response = env.call_as(&other, method, &path, body).await;
+        check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    }
+    // Their own rule cannot be assigned to this project's voucher either.
+    let (_, theirs) = env
+        .call_as(
+            &other,
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Theirs")),
+        )
+        .await;
+    let path = format!(
+        "/v1/validation-rules/{}/assignments",
+        theirs["id"].as_str().unwrap()
+    );
+    let response = env
+        .call_as(&other, "POST", &path, Some(json!({"voucher": "MINE"})))
+        .await;
+    check_error(&response, StatusCode::NOT_FOUND, "not_found");
+    let (_, list) = env
+        .call_as(&other, "GET", "/v1/validation-rules", None)
+        .await;
+    assert_eq!(list["total"], json!(1));
+    let (_, mine) = env
+        .call("GET", &format!("/v1/validation-rules/{id}"), None)
+        .await;
+    assert_eq!(
+        (mine["name"].clone(), mine["assignments_count"].clone()),
+        (json!("Mine"), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_customers_summary_counts_their_redemptions_in_wire_integers() {
+    let env = Env::new();
+    voucher(&env, "SUMMARY");
+    let redeem = |amount: &str| CheckoutRequest {
+        mode: CheckoutMode::Legacy,
+        redeemables: vec![RedeemableRequest {
+            code: "SUMMARY".to_owned(),
+            credits: None,
+        }],
+        order: Order {
+            amount: Some(Money::parse(amount, Currency::parse("EUR").unwrap()).unwrap()),
+            ..Order::default()
+        },
+        order_status: None,
+        customer: Some(voucher_core::port::CustomerSpec {
+            source_id: Some("shopper".to_owned()),
+            ..Default::default()
+        }),
+        metadata: Default::default(),
+        channel: ChannelType::Api,
+        tracking_id: None,
+        now: env.now(),
+    };
+    env.store.redeem(env.project, &redeem("100.00")).unwrap();
+    env.store.redeem(env.project, &redeem("50.01")).unwrap();
+    let (status, customer) = env.call("GET", "/v1/customers/shopper", None).await;
+    assert_eq!(status, StatusCode::OK, "{customer}");
+    let summary = &customer["summary"];
+    assert_eq!(summary["redemptions"]["total_redeemed"], json!(2));
+    assert_eq!(summary["redemptions"]["total_succeeded"], json!(2));
+    assert_eq!(summary["redemptions"]["total_failed"], json!(0));
+    assert_eq!(summary["orders"]["total_count"], json!(2));
+    assert_eq!(summary["orders"]["total_amount"], json!(15001));
+    // 75.005 rounds half away from zero.
+    assert_eq!(summary["orders"]["average_amount"], json!(7501));
+}
