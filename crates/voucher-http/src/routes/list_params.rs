@@ -32,7 +32,9 @@ pub struct ListParams {
     /// 1-based page.
     pub page: Option<String>,
     /// `created_at` (oldest first) or `-created_at` (newest first, the
-    /// default); `updated_at` variants are read the same way.
+    /// default). Other sort keys of the SDKs' enums (`updated_at`, `name`,
+    /// ...) are refused: the store sorts by creation only, and a list in
+    /// another order than asked would mislead.
     pub order: Option<String>,
     /// Creation date range.
     pub created_at: Option<InstantRange>,
@@ -90,8 +92,8 @@ fn instant(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiE
 /// The sort order a wire `order` names.
 pub fn sort_order(order: Option<&str>) -> Result<SortOrder, ApiError> {
     match order.map(str::trim) {
-        None | Some("") | Some("-created_at") | Some("-updated_at") => Ok(SortOrder::NewestFirst),
-        Some("created_at") | Some("updated_at") => Ok(SortOrder::OldestFirst),
+        None | Some("") | Some("-created_at") => Ok(SortOrder::NewestFirst),
+        Some("created_at") => Ok(SortOrder::OldestFirst),
         Some(other) => Err(invalid_param(
             "order",
             format!("{other:?} is not one of created_at, -created_at"),
@@ -178,6 +180,10 @@ mod tests {
             },
             ListParams {
                 order: Some("name".into()),
+                ..ListParams::default()
+            },
+            ListParams {
+                order: Some("-updated_at".into()),
                 ..ListParams::default()
             },
         ] {
