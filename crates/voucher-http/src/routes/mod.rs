@@ -4,6 +4,7 @@
 
 pub mod async_actions;
 pub mod campaigns;
+pub(crate) mod checkout;
 pub mod client;
 pub mod customers;
 pub mod exports;

@@ -4,5 +4,8 @@
 #[allow(dead_code)]
 mod support;
 
+mod catalog;
+mod checkout;
+mod client_side;
 mod people;
 mod smoke;
