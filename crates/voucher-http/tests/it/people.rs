@@ -9,13 +9,9 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use voucher_core::code_pattern::{Code, CodeConfig};
 use voucher_core::discount::{Discount, DiscountValue, Effect};
-use voucher_core::money::{Currency, Money};
-use voucher_core::order::Order;
 use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest,
-    CheckoutStore, RedeemableRequest, VoucherSpec, VoucherStore, VoucherTemplate,
+    BenefitSpec, CampaignSpec, CampaignStore, VoucherSpec, VoucherStore, VoucherTemplate,
 };
-use voucher_core::stacking::EntryStatus;
 use voucher_core::validity::Validity;
 use voucher_core::voucher::{
     Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
@@ -724,66 +720,6 @@ async fn rules_are_assigned_listed_and_unassigned() {
     check_error(&response, StatusCode::NOT_FOUND, "not_found");
 }
 
-/// Validates `code` on an order of `amount` euros through the store.
-fn validate_in_store(env: &Env, code: &str, amount: &str) -> EntryStatus {
-    let request = CheckoutRequest {
-        mode: CheckoutMode::Legacy,
-        redeemables: vec![RedeemableRequest {
-            code: code.to_owned(),
-            credits: None,
-        }],
-        order: Order {
-            amount: Some(Money::parse(amount, Currency::parse("EUR").unwrap()).unwrap()),
-            ..Order::default()
-        },
-        order_status: None,
-        customer: None,
-        metadata: Default::default(),
-        channel: ChannelType::Api,
-        tracking_id: None,
-        now: env.now(),
-    };
-    let result = env.store.validate(env.project, &request).unwrap();
-    result.entries.into_iter().next().unwrap().status
-}
-
-#[tokio::test]
-async fn a_rule_made_over_http_refuses_a_small_order() {
-    let env = Env::new();
-    voucher(&env, "BIGSPENDER");
-    let (_, rule) = env
-        .call(
-            "POST",
-            "/v1/validation-rules",
-            Some(min_order_rule("Over 100")),
-        )
-        .await;
-    let path = format!(
-        "/v1/validation-rules/{}/assignments",
-        rule["id"].as_str().unwrap()
-    );
-    let (status, _) = env
-        .call("POST", &path, Some(json!({"voucher": "BIGSPENDER"})))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    // 10000 on the wire is 100.00: 99.99 and 100.00 are refused, 100.01
-    // passes.
-    for (amount, valid) in [("99.99", false), ("100.00", false), ("100.01", true)] {
-        match validate_in_store(&env, "BIGSPENDER", amount) {
-            EntryStatus::Applicable(_) => assert!(valid, "{amount} was accepted"),
-            EntryStatus::Inapplicable(refusal) => {
-                assert!(!valid, "{amount} was refused: {refusal}");
-                assert_eq!(refusal.reason.key(), "order_rules_violated");
-                assert_eq!(
-                    refusal.rule_message.as_deref(),
-                    Some("Spend more than 100.00")
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn client_keys_cannot_reach_these_server_endpoints() {
     let env = Env::new();
@@ -1334,28 +1270,16 @@ async fn another_projects_key_sees_no_rule_and_cannot_assign_one() {
 async fn a_customers_summary_counts_their_redemptions_in_wire_integers() {
     let env = Env::new();
     voucher(&env, "SUMMARY");
-    let redeem = |amount: &str| CheckoutRequest {
-        mode: CheckoutMode::Legacy,
-        redeemables: vec![RedeemableRequest {
-            code: "SUMMARY".to_owned(),
-            credits: None,
-        }],
-        order: Order {
-            amount: Some(Money::parse(amount, Currency::parse("EUR").unwrap()).unwrap()),
-            ..Order::default()
-        },
-        order_status: None,
-        customer: Some(voucher_core::port::CustomerSpec {
-            source_id: Some("shopper".to_owned()),
-            ..Default::default()
-        }),
-        metadata: Default::default(),
-        channel: ChannelType::Api,
-        tracking_id: None,
-        now: env.now(),
-    };
-    env.store.redeem(env.project, &redeem("100.00")).unwrap();
-    env.store.redeem(env.project, &redeem("50.01")).unwrap();
+    for amount in [10000, 5001] {
+        let (status, redemption) = env
+            .call(
+                "POST",
+                "/v1/vouchers/SUMMARY/redemption",
+                Some(json!({"customer": {"source_id": "shopper"}, "order": {"amount": amount}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{redemption}");
+    }
     let (status, customer) = env.call("GET", "/v1/customers/shopper", None).await;
     assert_eq!(status, StatusCode::OK, "{customer}");
     let summary = &customer["summary"];
@@ -1366,4 +1290,68 @@ async fn a_customers_summary_counts_their_redemptions_in_wire_integers() {
     assert_eq!(summary["orders"]["total_amount"], json!(15001));
     // 75.005 rounds half away from zero.
     assert_eq!(summary["orders"]["average_amount"], json!(7501));
+}
+
+#[tokio::test]
+async fn a_rule_made_over_http_refuses_a_small_order() {
+    let env = Env::new();
+    let (status, made) = env
+        .call(
+            "POST",
+            "/v1/vouchers/BIG%20SPENDER%2F1",
+            Some(json!({"type": "DISCOUNT_VOUCHER",
+                        "discount": {"type": "PERCENT", "percent_off": 10}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let (_, rule) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 100")),
+        )
+        .await;
+    let path = format!(
+        "/v1/validation-rules/{}/assignments",
+        rule["id"].as_str().unwrap()
+    );
+    let (status, assignment) = env
+        .call("POST", &path, Some(json!({"voucher": "BIG SPENDER/1"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{assignment}");
+    assert_eq!(assignment["related_object_id"], made["id"]);
+    let (_, read) = env
+        .call("GET", "/v1/vouchers/BIG%20SPENDER%2F1", None)
+        .await;
+    assert_eq!(
+        read["validation_rules_assignments"]["data"][0]["id"],
+        assignment["id"]
+    );
+    let validate = "/v1/vouchers/BIG%20SPENDER%2F1/validate";
+    // 10000 on the wire is 100.00: 9999 and 10000 are refused, 10001 passes.
+    for (amount, valid) in [(9999, false), (10000, false), (10001, true)] {
+        let (status, body) = env
+            .call("POST", validate, Some(json!({"order": {"amount": amount}})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{amount}: {body}");
+        assert_eq!(body["valid"], json!(valid), "{amount}: {body}");
+        if !valid {
+            assert_eq!(body["error"]["key"], "order_rules_violated", "{body}");
+            assert_eq!(
+                body["error"]["error"]["message"], "Spend more than 100.00",
+                "{body}"
+            );
+        }
+    }
+    // Unassigned, the rule no longer refuses.
+    let (_, assignments) = env.call("GET", &path, None).await;
+    let assignment = assignments["data"][0]["id"].as_str().unwrap();
+    let (status, _) = env
+        .call("DELETE", &format!("{path}/{assignment}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body) = env
+        .call("POST", validate, Some(json!({"order": {"amount": 5000}})))
+        .await;
+    assert_eq!(body["valid"], json!(true), "{body}");
 }
