@@ -1355,3 +1355,43 @@ async fn a_rule_made_over_http_refuses_a_small_order() {
         .await;
     assert_eq!(body["valid"], json!(true), "{body}");
 }
+
+#[tokio::test]
+async fn a_campaign_made_over_http_publishes_codes_its_vouchers_show() {
+    let env = Env::new();
+    let (status, made) = env
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(json!({
+                "name": "Welcome", "campaign_type": "DISCOUNT_COUPONS", "type": "AUTO_UPDATE",
+                "voucher": {"type": "DISCOUNT_VOUCHER",
+                            "discount": {"type": "AMOUNT", "amount_off": 500},
+                            "redemption": {"quantity": 1},
+                            "code_config": {"pattern": "WELCOME-####"}}
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let (status, published) = env
+        .call(
+            "POST",
+            "/v1/publications",
+            Some(json!({"campaign": {"name": made["id"]}, "customer": {"source_id": "newbie"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    let code = published["voucher"]["code"].as_str().unwrap();
+    assert!(code.starts_with("WELCOME-"), "{code}");
+    assert_eq!(published["voucher"]["discount"]["amount_off"], json!(500));
+    let (_, voucher) = env.call("GET", &format!("/v1/vouchers/{code}"), None).await;
+    assert_eq!(voucher["holder_id"], published["customer_id"]);
+    assert_eq!(voucher["publish"]["count"], json!(1));
+    let (_, held) = env.call("GET", "/v1/vouchers?customer=newbie", None).await;
+    assert_eq!(held["total"], json!(1), "{held}");
+    let (_, listed) = env
+        .call("GET", "/v1/publications?campaign=Welcome", None)
+        .await;
+    assert_eq!(listed["total"], json!(1));
+    assert_eq!(listed["publications"][0]["voucher"]["code"], code);
+}
