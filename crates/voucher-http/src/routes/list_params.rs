@@ -52,8 +52,7 @@ pub fn invalid_param(name: &str, problem: impl std::fmt::Display) -> ApiError {
 }
 
 fn number(name: &str, text: Option<&str>) -> Result<Option<u32>, ApiError> {
-    text.map(str::trim)
-        .filter(|t| !t.is_empty())
+    given(text)
         .map(|t| {
             t.parse::<u32>()
                 .map_err(|_| invalid_param(name, format!("{t:?} is not a positive integer")))
@@ -83,10 +82,15 @@ pub fn parse_instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> 
     Err(invalid_param(name, format!("{text:?} is not a date-time")))
 }
 
+/// A parameter's text, absent when empty or `None`/`null` (how the Python
+/// SDK writes the unset fields of an object it flattens into a query).
+fn given(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "None" && *t != "null")
+}
+
 fn instant(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.filter(|t| !t.trim().is_empty())
-        .map(|t| parse_instant(name, t))
-        .transpose()
+    given(text).map(|t| parse_instant(name, t)).transpose()
 }
 
 /// The sort order a wire `order` names.
@@ -156,6 +160,7 @@ mod tests {
             parse_instant("x", "2024-01-01").unwrap(),
             Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
         );
+        assert_eq!(instant("x", Some("None")).unwrap(), None);
         let err = parse_instant("created_at[before]", "yesterday").unwrap_err();
         assert_eq!(err.key, "invalid_query_params");
     }
