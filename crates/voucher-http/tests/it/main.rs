@@ -7,4 +7,5 @@ mod support;
 mod catalog;
 mod checkout;
 mod client_side;
+mod people;
 mod smoke;
