@@ -8,6 +8,7 @@ pub(crate) mod checkout;
 pub mod client;
 pub mod customers;
 pub mod exports;
+pub mod list_params;
 pub mod publications;
 pub mod qualifications;
 pub mod redemptions;
