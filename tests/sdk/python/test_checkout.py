@@ -59,6 +59,30 @@ class Checkout(Flow):
         self.assertEqual(r.order.total_discount_amount, 1000)
         self.assertEqual(r.order.total_amount, 3000)
 
+    def test_01b_validate_stacked_discounts_gift_and_items(self):
+        # Order lines (price x quantity) and gift credits: every amount in the
+        # answer must be an integer of minor units for the SDK's models.
+        body = v.ValidationsValidateRequestBody.from_dict(
+            {
+                "redeemables": [
+                    {"object": "voucher", "id": P25},
+                    {"object": "voucher", "id": GIFT, "gift": {"credits": 500}},
+                ],
+                "order": {
+                    "items": [
+                        {"source_id": "sku-tea", "related_object": "sku", "quantity": 2, "price": 1500},
+                        {"source_id": "sku-cup", "related_object": "sku", "quantity": 1, "price": 1000},
+                    ]
+                },
+            }
+        )
+        r = self.validations.validate_stacked_discounts(body)
+        self.assertTrue(r.valid, r)
+        self.assertEqual(r.order.amount, 4000)
+        gift = [x for x in r.redeemables if x.id == GIFT][0]
+        self.assertEqual(gift.result.gift.credits, 500)
+        self.assertEqual(r.order.total_amount, 2500)
+
     def test_02_validate_stacked_discounts_expired(self):
         body = v.ValidationsValidateRequestBody.from_dict(
             {"redeemables": [{"object": "voucher", "id": EXPIRED}], "order": {"amount": 4000}}

@@ -65,6 +65,23 @@ describe('checkout', () => {
     assert.equal(r.order.total_amount, 3000);
   });
 
+  it('validations.validateStackable with order lines: 25% of 2 x 15.00 + 10.00', async () => {
+    ready1();
+    const r = await sdk.validations.validateStackable({
+      redeemables: [{ object: 'voucher', id: P25 }],
+      order: {
+        items: [
+          { product_id: 'prod_tea', quantity: 2, price: 1500 },
+          { product_id: 'prod_cup', quantity: 1, price: 1000 },
+        ],
+      },
+    });
+    assert.equal(r.valid, true, JSON.stringify(r));
+    assert.equal(r.order.amount, 4000);
+    assert.equal(r.order.total_discount_amount, 1000);
+    assert.equal(r.order.total_amount, 3000);
+  });
+
   it('validations.validateStackable with an unknown code: INAPPLICABLE', async () => {
     ready1();
     const unknown = unique('NOPE');
