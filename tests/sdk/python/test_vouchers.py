@@ -39,6 +39,28 @@ class Vouchers(Flow):
         self.assertTrue(r.active)
         self.state["id"] = r.id
 
+    def test_01b_create_voucher_with_validity(self):
+        # The validity fields both ways: days of the week, daily hours, dates.
+        code = unique("PYWEEK")
+        body = v.VouchersCreateWithSpecificCodeRequestBody.from_dict(
+            {
+                "type": "DISCOUNT_VOUCHER",
+                "discount": {"type": "AMOUNT", "amount_off": 250, "effect": "APPLY_TO_ORDER"},
+                "start_date": "2026-01-01T00:00:00Z",
+                "expiration_date": "2099-12-31T23:59:59Z",
+                "validity_day_of_week": [1, 2, 3, 4, 5],
+                "validity_hours": {"daily": [{"start_time": "09:00", "expiration_time": "17:00", "days_of_week": [1, 2, 3, 4, 5]}]},
+            }
+        )
+        r = self.vouchers.create_voucher(code, body)
+        self.assertEqual(r.validity_day_of_week, [1, 2, 3, 4, 5])
+        self.assertEqual(r.validity_hours.daily[0].start_time, "09:00")
+        self.assertEqual(r.validity_hours.daily[0].expiration_time, "17:00")
+        self.assertEqual(r.expiration_date.year, 2099)
+        self.assertEqual(r.discount.effect, "APPLY_TO_ORDER")
+        got = self.vouchers.get_voucher(code)
+        self.assertEqual(got.validity_day_of_week, [1, 2, 3, 4, 5])
+
     def test_02_create_voucher_duplicate(self):
         body = v.VouchersCreateWithSpecificCodeRequestBody.from_dict(
             {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
