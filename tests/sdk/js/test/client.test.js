@@ -48,6 +48,14 @@ describe('client side', () => {
     assert.equal(r.order.discount_amount, 400);
   });
 
+  it('client validate({code, items}): lines in the query string (item[0][price]=...)', async () => {
+    ready1();
+    const r = await shop.validate({ code: CODE, items: [{ product_id: 'prod_tea', quantity: 2, price: 1500 }] });
+    assert.equal(r.valid, true, JSON.stringify(r));
+    assert.equal(r.order.amount, 3000);
+    assert.equal(r.order.discount_amount, 300);
+  });
+
   it('client redeem (POST /client/v1/redeem?code=)', async () => {
     ready1();
     const r = await shop.redeem(CODE, { order: { amount: 4000 }, customer: { source_id: SOURCE } });
