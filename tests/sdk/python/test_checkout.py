@@ -83,6 +83,29 @@ class Checkout(Flow):
         self.assertEqual(gift.result.gift.credits, 500)
         self.assertEqual(r.order.total_amount, 2500)
 
+    def test_01c_validate_stacked_discounts_skipped(self):
+        # Six applicable codes, five allowed by default: the sixth is SKIPPED
+        # with details.key in the SDK's enum.
+        vouchers = v.VouchersApi(self.api)
+        codes = [unique("PYSIX") for _ in range(6)]
+        for code in codes:
+            vouchers.create_voucher(
+                code,
+                v.VouchersCreateWithSpecificCodeRequestBody.from_dict(
+                    {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}}
+                ),
+            )
+        body = v.ValidationsValidateRequestBody.from_dict(
+            {"redeemables": [{"object": "voucher", "id": c} for c in codes], "order": {"amount": 4000}}
+        )
+        r = self.validations.validate_stacked_discounts(body)
+        self.assertTrue(r.valid, r)
+        self.assertEqual(len([x for x in r.redeemables if x.status == "APPLICABLE"]), 5)
+        self.assertEqual(r.order.total_discount_amount, 500)
+        self.assertEqual([x.id for x in r.skipped_redeemables], [codes[5]])
+        self.assertEqual(r.skipped_redeemables[0].status, "SKIPPED")
+        self.assertEqual(r.skipped_redeemables[0].result.details.key, "applicable_redeemables_limit_exceeded")
+
     def test_02_validate_stacked_discounts_expired(self):
         body = v.ValidationsValidateRequestBody.from_dict(
             {"redeemables": [{"object": "voucher", "id": EXPIRED}], "order": {"amount": 4000}}
