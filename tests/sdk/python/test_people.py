@@ -2,6 +2,7 @@
 rules (ValidationRulesApi)."""
 
 import time
+import unittest
 
 import voucherify as v
 
@@ -188,6 +189,48 @@ class ValidationRules(Flow):
         )
         self.assertFalse(small.valid)
         self.assertEqual(small.inapplicable_redeemables[0].result.error.key, "order_rules_violated")
+
+    def test_05b_assignment_to_a_campaign(self):
+        # A campaign with an assigned rule: the campaign and its vouchers
+        # still parse, with the assignment listed.
+        campaigns = v.CampaignsApi(self.api)
+        name = unique("PyRuled")
+        c = campaigns.create_campaign(
+            v.CampaignsCreateRequestBody.from_dict(
+                {
+                    "name": name,
+                    "campaign_type": "DISCOUNT_COUPONS",
+                    "type": "STATIC",
+                    "vouchers_count": 1,
+                    "voucher": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}},
+                }
+            )
+        )
+        a = self.rules.create_validation_rule_assignment(
+            self.need("id"),
+            validation_rules_assignments_create_request_body=v.ValidationRulesAssignmentsCreateRequestBody.from_dict(
+                {"related_object_type": "campaign", "related_object_id": c.id}
+            ),
+        )
+        self.assertEqual(a.related_object_type, "campaign")
+        self.state["campaign"] = c.id
+        self.state["campaign_assignment"] = a.id
+        got = campaigns.get_campaign(c.id)
+        self.assertEqual(got.id, c.id)
+
+    # Known wire mismatch (catalog): the campaign object has no
+    # validation_rules_assignments (reference 2.3). Remove the marker once it
+    # passes.
+    @unittest.expectedFailure
+    def test_05c_campaign_shows_its_assignment(self):
+        got = v.CampaignsApi(self.api).get_campaign(self.need("campaign"))
+        self.assertIsNotNone(got.validation_rules_assignments)
+        self.assertIn(self.need("campaign_assignment"), [x.id for x in got.validation_rules_assignments.data or []])
+
+    def test_05d_voucher_shows_its_assignment(self):
+        got = v.VouchersApi(self.api).get_voucher(self.CODE)
+        self.assertIsNotNone(got.validation_rules_assignments)
+        self.assertIn(self.need("assignment"), [x.id for x in got.validation_rules_assignments.data or []])
 
     def test_06_list_validation_rule_assignments(self):
         r = self.rules.list_validation_rule_assignments(self.need("id"))
