@@ -244,6 +244,7 @@ class Campaigns(Flow):
         self.assertEqual(self.campaigns.get_campaign(self.need("id")).name, NAME)
         codes = self.vouchers.list_vouchers(campaign=NAME, limit=100)
         self.assertEqual(codes.total, 2)
+        self.assertEqual(self.vouchers.list_vouchers(campaign_id=self.state["id"], limit=100).total, 2)
         for x in codes.vouchers:
             self.assertRegex(x.code, rf"^{PREFIX}-[0-9a-zA-Z]{{4}}$")
 
@@ -306,12 +307,23 @@ class Campaigns(Flow):
         body = v.RedemptionsRedeemRequestBody.from_dict(
             {"redeemables": [{"object": "voucher", "id": code}], "order": {"amount": 5000}}
         )
-        redemptions.redeem_stacked_discounts(body)
+        redeemed = redemptions.redeem_stacked_discounts(body)
         s = self.campaigns.get_campaign_summary(self.need("id"))
         self.assertEqual(s.object, "campaign_summary")
         self.assertEqual(s.redemptions_succeeded, 1)
         self.assertEqual(s.discounted_amount, 1000)
         self.assertGreaterEqual(s.vouchers_created, 5)
+        self.state["parent"] = redeemed.parent_redemption.id
+
+    def test_10b_get_campaign_summary_after_rollback(self):
+        # Successes ever made stay counted; rollbacks have their own fields
+        # and do not reduce discounted_amount.
+        v.RedemptionsApi(self.api).rollback_stacked_redemptions(self.need("parent"))
+        s = self.campaigns.get_campaign_summary(self.need("id"))
+        self.assertEqual(s.redemptions_succeeded, 1)
+        self.assertEqual(s.rollbacks_succeeded, 1)
+        self.assertEqual(s.discounted_amount, 1000)
+        self.assertEqual(s.rolledback_discounted_amount, 1000)
 
     def test_11_delete_campaign(self):
         started = self.campaigns.delete_campaign(self.need("id"), force=True)

@@ -222,6 +222,19 @@ describe('checkout', () => {
     assert.equal(g.gift.balance, 5000);
   });
 
+  it('redemptions.redeem of gift credits: the redemption amount is the credits spent; rollback returns them', async () => {
+    ready1();
+    const r = await sdk.redemptions.redeem(GIFT, { order: { amount: 3000 }, gift: { credits: 1200 } });
+    assert.equal(r.result, 'SUCCESS');
+    assert.equal(r.amount, 1200);
+    assert.equal(r.voucher.gift.balance, 3800);
+    assert.equal(r.order.total_amount, 1800);
+    const back = await sdk.redemptions.rollback(r.id, { reason: 'returned' });
+    assert.equal(back.object, 'redemption_rollback');
+    assert.equal(back.amount, -1200);
+    assert.equal((await sdk.vouchers.get(GIFT)).gift.balance, 5000);
+  });
+
   it('qualifications.checkEligibility lists the applicable code', async () => {
     ready1();
     const r = await sdk.qualifications.checkEligibility({
