@@ -24,9 +24,10 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
     apply_validity, discount_json, gift_json, parse_validity, project_currency, quantity_json,
-    validity_fields, voucher_json, ListParams, ValidityWire,
+    validity_fields, voucher_json, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, done_action, spawn_action};
+use crate::routes::list_params::ListParams;
 use crate::routes::vouchers::{
     import_items, import_specs, parse_benefit, parse_code, parse_count, parse_quantity,
     read_upload, run_import, RedemptionWire, VoucherBody,

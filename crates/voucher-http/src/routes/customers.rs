@@ -18,13 +18,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use voucher_core::money::Currency;
-use voucher_core::port::{
-    CustomerRecord, CustomerSpec, CustomerSummary, ListQuery, Page, SortOrder,
-};
+use voucher_core::port::{CustomerRecord, CustomerSpec, CustomerSummary, ListQuery, Page};
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
-use crate::routes::list_params::{invalid_param, parse_instant, ListParams};
+use crate::routes::list_params::{invalid_param, ListParams};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -256,8 +254,6 @@ async fn remove(
 struct CustomerListParams {
     #[serde(flatten)]
     list: ListParams,
-    /// A creation instant (the JS SDK's `scroll()`), or a cursor of ours.
-    starting_after: Option<String>,
     email: Option<String>,
     city: Option<String>,
     name: Option<String>,
@@ -277,29 +273,7 @@ impl CustomerListParams {
         if let Some((name, _)) = unsupported.iter().find(|(_, v)| v.is_some()) {
             return Err(invalid_param(name, "this filter is not supported"));
         }
-        let mut query = self.list.to_query()?;
-        match self.starting_after.as_deref().map(str::trim) {
-            None | Some("") => {}
-            // Our own cursor: a row id.
-            Some(cursor) if cursor.bytes().all(|b| b.is_ascii_digit()) => {
-                query.starting_after = Some(cursor.to_owned());
-            }
-            // The JS SDK's scroll: customers created strictly after (oldest
-            // first) or before (newest first) this instant.
-            Some(text) => {
-                let at = parse_instant("starting_after", text)?;
-                query.page = 1;
-                match query.order {
-                    SortOrder::OldestFirst => {
-                        query.created_after = Some(query.created_after.map_or(at, |a| a.max(at)));
-                    }
-                    SortOrder::NewestFirst => {
-                        query.created_before = Some(query.created_before.map_or(at, |b| b.min(at)));
-                    }
-                }
-            }
-        }
-        Ok(query)
+        self.list.to_query()
     }
 }
 

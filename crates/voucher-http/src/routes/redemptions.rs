@@ -9,13 +9,13 @@
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
 use voucher_core::port::{
     ChannelType, CheckoutMode, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, SortOrder,
+    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
 };
 use voucher_core::voucher::RedemptionQuantity;
 
@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::routes::checkout::{
     self, encode, order_snapshot_json, voucher_json, CheckoutBody, WireCustomer,
 };
+use crate::routes::list_params::{self, ListParams};
 use crate::routes::validations::code_not_found;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -454,34 +455,25 @@ async fn get_one(
     Ok(Json(redemption_json(&record, currency)))
 }
 
-/// `{before, after}` of a date filter.
+/// The redemption list's query: the shared paging, dates and cursors, the
+/// shortcuts (`campaign`, `customer`, `result`, `voucher_code`,
+/// `failure_code`), `order` (a sort or an order's id), and the advanced
+/// `filters[<field>][conditions][$is|$in]`.
 #[derive(Debug, Default, Deserialize)]
-struct DateRange {
-    before: Option<String>,
-    after: Option<String>,
-}
-
-/// The redemption list's query: paging (page or cursor), the shortcuts
-/// (`campaign`, `customer`, `result`, `voucher_code`, `failure_code`), the
-/// `order` sort (or an order id), `created_at[before|after]`, and the
-/// advanced `filters[<field>][conditions][$is|$in]`.
-#[derive(Debug, Default, Deserialize)]
-struct ListParams {
-    limit: Option<String>,
-    page: Option<String>,
-    starting_after: Option<String>,
-    starting_after_id: Option<String>,
+struct RedemptionListParams {
+    #[serde(flatten)]
+    list: ListParams,
     result: Option<String>,
     campaign: Option<String>,
     customer: Option<String>,
     voucher_code: Option<String>,
     failure_code: Option<String>,
+    /// Read here rather than by [`ListParams`]: it is also an order filter.
     order: Option<String>,
-    created_at: Option<DateRange>,
     filters: Option<Json_>,
 }
 
-/// The sort keys of the redemption list.
+/// The sort keys of the Python SDK's redemption list (`-` for descending).
 const SORT_KEYS: [&str; 5] = [
     "created_at",
     "id",
@@ -492,29 +484,6 @@ const SORT_KEYS: [&str; 5] = [
 
 fn bad_query(details: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query_params", details)
-}
-
-fn number(name: &str, text: Option<&str>, default: u32) -> Result<u32, ApiError> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(default),
-        Some(t) => t
-            .parse()
-            .map_err(|_| bad_query(format!("{name} must be a positive integer"))),
-    }
-}
-
-/// A date or instant of a query (`2024-01-01`, RFC 3339; a `+` of an offset
-/// may arrive decoded as a space).
-fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    let text = text.trim().replace(' ', "+");
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| bad_query(format!("{name} must be an ISO 8601 date")))
 }
 
 /// The first value of `filters[field][conditions][$is|$in]`.
@@ -551,35 +520,20 @@ fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
     }
 }
 
-impl ListParams {
+impl RedemptionListParams {
     fn to_query(&self) -> Result<RedemptionQuery, ApiError> {
         let filters = self.filters.as_ref();
-        let mut list = ListQuery {
-            limit: number("limit", self.limit.as_deref(), 10)?,
-            page: number("page", self.page.as_deref(), 1)?,
-            starting_after: self
-                .starting_after
-                .clone()
-                .or_else(|| self.starting_after_id.clone()),
-            ..ListQuery::default()
-        };
-        // `order` is the sort of the Python SDK (`-created_at`, `id`,
-        // `voucher_code`, ...: ascending ones list oldest first, the others
-        // newest first), or else an order's id or source id.
+        let mut list = self.list.to_query()?;
+        // `order` is a sort of the Python SDK's enum, or else an order's id
+        // or source id. The store sorts by creation only: the other sorts
+        // are refused by `sort_order` rather than ignored.
         let mut order = None;
-        match self.order.as_deref() {
+        match list_params::given(self.order.as_deref()) {
             None => {}
-            Some("created_at" | "id") => list.order = SortOrder::OldestFirst,
-            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {}
+            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {
+                list.order = list_params::sort_order(Some(sort))?;
+            }
             Some(other) => order = Some(other.to_owned()),
-        }
-        if let Some(range) = &self.created_at {
-            if let Some(t) = &range.before {
-                list.created_before = Some(instant("created_at[before]", t)?);
-            }
-            if let Some(t) = &range.after {
-                list.created_after = Some(instant("created_at[after]", t)?);
-            }
         }
         let result = self
             .result
@@ -614,7 +568,7 @@ impl ListParams {
 async fn list(
     State(state): State<AppState>,
     key: ServerKey,
-    WireQuery(params): WireQuery<ListParams>,
+    WireQuery(params): WireQuery<RedemptionListParams>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let query = params.to_query()?;

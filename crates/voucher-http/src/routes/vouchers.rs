@@ -29,9 +29,10 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
     apply_validity, json_integer, parse_discount, parse_gift, parse_validity, project_currency,
-    voucher_json, IdList, ListParams, ValidityWire,
+    voucher_json, IdList, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, spawn_action};
+use crate::routes::list_params::ListParams;
 use crate::state::{AppState, Store};
 use crate::wire::{self, JsonBody, WireQuery};
 
