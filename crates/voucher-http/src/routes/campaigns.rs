@@ -29,8 +29,8 @@ use crate::render::{
 use crate::routes::async_actions::{accepted, done_action, spawn_action};
 use crate::routes::list_params::ListParams;
 use crate::routes::vouchers::{
-    import_items, import_specs, parse_benefit, parse_code, parse_count, parse_quantity,
-    read_upload, run_import, RedemptionWire, VoucherBody,
+    import_csv_action, import_json_action, parse_benefit, parse_code, parse_count, parse_quantity,
+    run_import, RedemptionWire, VoucherBody,
 };
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -634,16 +634,9 @@ async fn import_json(
     JsonBody(body): JsonBody<JsonValue>,
 ) -> Result<Response, ApiError> {
     let project = key.project;
-    let currency = project_currency(&state, project).await?;
     let campaign = existing_campaign(&state, project, id).await?;
-    let items = import_items(body)?;
-    let (specs, failed) = import_specs(items, Some(&campaign.id), currency);
-    let now = state.now();
-    let action = spawn_action(&state, project, "CAMPAIGN.VOUCHERS_IMPORT", move |store| {
-        Ok(run_import(store, project, specs, failed, now))
-    })
-    .await?;
-    Ok(accepted(&action))
+    let campaign = Some(campaign.id);
+    import_json_action(&state, project, campaign, "CAMPAIGN.VOUCHERS_IMPORT", body).await
 }
 
 async fn import_csv(
@@ -654,18 +647,15 @@ async fn import_csv(
 ) -> Result<Response, ApiError> {
     let project = key.project;
     let campaign = existing_campaign(&state, project, id).await?;
-    let file = read_upload(&state, request).await?;
-    let now = state.now();
-    let action = spawn_action(
+    let campaign = Some(campaign.id);
+    import_csv_action(
         &state,
         project,
+        campaign,
         "CAMPAIGN.VOUCHERS_IMPORT_CSV",
-        move |store| {
-            store.import_vouchers_csv(project, Some(&campaign.id), &mut file.as_slice(), now)
-        },
+        request,
     )
-    .await?;
-    Ok(accepted(&action))
+    .await
 }
 
 async fn set_active(
