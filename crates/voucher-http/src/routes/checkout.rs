@@ -343,7 +343,7 @@ pub(crate) fn stacking_rules_json(rules: &StackingRules) -> Json {
 }
 
 /// The codes of a stacked request's `redeemables`.
-pub(crate) fn redeemables(
+fn redeemables(
     wire_items: Option<&[WireRedeemable]>,
     currency: Currency,
 ) -> Result<Vec<RedeemableRequest>, ApiError> {
@@ -381,7 +381,7 @@ pub(crate) fn redeemables(
 }
 
 /// The legacy endpoints' one code, with the body's `gift.credits`.
-pub(crate) fn legacy_redeemable(
+fn legacy_redeemable(
     code: String,
     body: &CheckoutBody,
     currency: Currency,
@@ -417,6 +417,32 @@ pub(crate) fn request(
         tracking_id: body.tracking_id.clone(),
         now,
     })
+}
+
+/// The key's project and the core's checkout request of a validation or
+/// redemption: of the legacy endpoints' one `code` (with the body's
+/// `gift.credits`) when given, else of the body's stacked `redeemables`.
+pub(crate) async fn prepare(
+    state: &AppState,
+    project_id: ProjectId,
+    body: &CheckoutBody,
+    code: Option<&str>,
+    channel: ChannelType,
+) -> Result<(ProjectRecord, CheckoutRequest), ApiError> {
+    let record = project(state, project_id).await?;
+    let currency = record.spec.currency;
+    let (mode, redeemables) = match code {
+        Some(code) => (
+            CheckoutMode::Legacy,
+            legacy_redeemable(code.to_owned(), body, currency)?,
+        ),
+        None => (
+            CheckoutMode::Stacked,
+            redeemables(body.redeemables.as_deref(), currency)?,
+        ),
+    };
+    let request = request(body, mode, redeemables, currency, channel, state.now())?;
+    Ok((record, request))
 }
 
 // --- answers ---------------------------------------------------------------

@@ -28,7 +28,8 @@ use voucher_core::port::{
 
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
-use crate::routes::checkout::{self, voucher_json, CheckoutBody, WireCustomer};
+use crate::render::project_currency;
+use crate::routes::checkout::{voucher_json, CheckoutBody, WireCustomer};
 use crate::routes::{qualifications, redemptions, validations};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -326,7 +327,7 @@ async fn publish(
         },
     };
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let now = state.now();
     let record = state
         .store(move |store| store.publish(project, &spec, now))

@@ -14,13 +14,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    ChannelType, CheckoutMode, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
+    ChannelType, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord, RedemptionResult,
+    RedemptionState, RollbackRecord, RollbackRequest,
 };
 use voucher_core::voucher::RedemptionQuantity;
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
+use crate::render::project_currency;
 use crate::routes::checkout::{
     self, encode, order_snapshot_json, voucher_json, CheckoutBody, WireCustomer,
 };
@@ -82,16 +83,8 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let currency = checkout::project(state, project).await?.spec.currency;
-    let redeemables = checkout::legacy_redeemable(code.clone(), &body, currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Legacy,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
+    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let currency = record.spec.currency;
     let record = state
         .store(move |store| store.redeem(project, &request))
         .await
@@ -114,16 +107,8 @@ pub(crate) async fn stacked(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let currency = checkout::project(state, project).await?.spec.currency;
-    let redeemables = checkout::redeemables(body.redeemables.as_deref(), currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Stacked,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
+    let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
+    let currency = record.spec.currency;
     let parent = state
         .store(move |store| store.redeem(project, &request))
         .await?;
@@ -395,7 +380,7 @@ async fn rollback_one(
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let request = rollback_request(id, query, body, state.now())?;
     let sent = request.clone();
     let rollback = state
@@ -412,7 +397,7 @@ async fn rollback_stack(
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let lookup = id.clone();
     let redemption = state
         .store(move |store| store.redemption(project, &lookup))
@@ -448,7 +433,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let record = state
         .store(move |store| store.redemption(project, &id))
         .await?;
@@ -572,7 +557,7 @@ async fn list(
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let query = params.to_query()?;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let page = state
         .store(move |store| store.redemptions(project, &query))
         .await?;
@@ -600,7 +585,7 @@ async fn voucher_entries(
     Path(code): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let voucher = state
         .store(move |store| store.voucher(project, &code))
         .await?;
