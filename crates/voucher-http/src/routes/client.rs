@@ -29,7 +29,8 @@ use voucher_core::port::{
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
 use crate::render::project_currency;
-use crate::routes::checkout::{voucher_json, CheckoutBody, WireCustomer};
+use crate::routes::checkout::{voucher_json, CheckoutBody};
+use crate::routes::customers::CustomerBody;
 use crate::routes::{qualifications, redemptions, validations};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -281,7 +282,7 @@ struct PublishQuery {
 /// The body of `POST /client/v1/publish`.
 #[derive(Debug, Default, Deserialize)]
 struct PublishBody {
-    customer: Option<WireCustomer>,
+    customer: Option<CustomerBody>,
     voucher: Option<String>,
     source_id: Option<String>,
     metadata: Option<Json_>,

@@ -3,6 +3,9 @@
 //! `GET /v1/customers` (page paging, date filters, and the JS SDK's
 //! `scroll()` cursor: `starting_after` is a creation instant there).
 //!
+//! [`CustomerBody`] is also the customer inside validation, redemption and
+//! publication requests.
+//!
 //! The customer object carries the summary, loyalty and referral fields the
 //! Python SDK's `CustomerWithSummaryLoyaltyReferrals` reads, as integers.
 //! The engine has no loyalty cards or referrals, so those figures are 0.
@@ -96,6 +99,16 @@ impl CustomerBody {
             description: self.description.clone(),
             metadata: wire::metadata(self.metadata.clone())?,
         })
+    }
+
+    /// True when the body names no customer (`{}`, or only `null`s): a
+    /// checkout request without one.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.source_id.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.metadata.as_ref().is_none_or(Json::is_null)
     }
 }
 

@@ -22,9 +22,8 @@ use voucher_core::voucher::RedemptionQuantity;
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::project_currency;
-use crate::routes::checkout::{
-    self, encode, order_snapshot_json, voucher_json, CheckoutBody, WireCustomer,
-};
+use crate::routes::checkout::{self, encode, order_snapshot_json, voucher_json, CheckoutBody};
+use crate::routes::customers::CustomerBody;
 use crate::routes::list_params::{self, ListParams};
 use crate::routes::validations::code_not_found;
 use crate::state::AppState;
@@ -352,7 +351,7 @@ struct RollbackBody {
     reason: Option<String>,
     tracking_id: Option<String>,
     #[allow(dead_code)]
-    customer: Option<WireCustomer>,
+    customer: Option<CustomerBody>,
     metadata: Option<Json_>,
 }
 
