@@ -4,7 +4,8 @@
 //! `updated_at[before|after]`, `start_date` / `end_date` (creation, bounds
 //! included) and the cursors `starting_after` / `starting_after_id`. A
 //! resource `#[serde(flatten)]`s [`ListParams`] into its own query struct
-//! for its filters.
+//! for its filters; the advanced `filters[<field>][conditions][$is|$in]`
+//! are read by [`filter_value`].
 //!
 //! Numbers and instants arrive as text (the SDKs' query strings) and are
 //! read here, so that a bad one is 400 `invalid_query_params` naming the
@@ -15,9 +16,11 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Deserialize;
+use serde_json::{Map, Value as Json};
 use voucher_core::port::{ListQuery, SortOrder};
 
 use crate::error::ApiError;
+use crate::render::IdList;
 
 /// Most items in one page of a list.
 pub const LIST_LIMIT_MAX: u32 = 100;
@@ -200,6 +203,41 @@ impl ListParams {
     }
 }
 
+/// The advanced filters of a list, `filters[<field>][conditions][<op>]`
+/// (the voucher and redemption lists, the exports' `parameters.filters`).
+pub type Filters = Map<String, Json>;
+
+/// The `$is` (or first `$in`) value of `filters[<field>][conditions]`; a
+/// value written as Python's list (`['a', 'b']`) gives its first item.
+pub fn filter_value(filters: &Filters, field: &str) -> Option<String> {
+    let conditions = filters.get(field)?.get("conditions")?;
+    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
+    let first = match value {
+        Json::Array(values) => values.first()?.clone(),
+        Json::Object(map) => map.values().next()?.clone(),
+        other => other.clone(),
+    };
+    match first {
+        Json::String(s) => IdList::One(s).into_vec().into_iter().next(),
+        Json::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Whether `filters[active][conditions]` asks for enabled (`$active`,
+/// `$enabled`, `$is: true`) or disabled (`$inactive`, `$disabled`, `$is:
+/// false`) codes.
+pub fn filter_active(filters: &Filters) -> Option<bool> {
+    let conditions = filters.get("active")?.get("conditions")?.as_object()?;
+    if conditions.contains_key("$active") || conditions.contains_key("$enabled") {
+        return Some(true);
+    }
+    if conditions.contains_key("$inactive") || conditions.contains_key("$disabled") {
+        return Some(false);
+    }
+    filter_value(filters, "active").and_then(|v| v.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +263,25 @@ mod tests {
         assert_eq!(instant("x", Some("None")).unwrap(), None);
         let err = parse_instant("created_at[before]", "yesterday").unwrap_err();
         assert_eq!(err.key, "invalid_query_params");
+    }
+
+    #[test]
+    fn filters_give_their_first_value() {
+        let filters: Filters = serde_json::from_value(serde_json::json!({
+            "campaign_name": {"conditions": {"$is": "Spring, 2024"}},
+            "voucher_code": {"conditions": {"$in": "['A', 'B']"}},
+            "customer_id": {"conditions": {"$in": {"0": "cust_1"}}},
+            "result": {"conditions": {"$is": null}},
+            "active": {"conditions": {"$is": true}},
+        }))
+        .unwrap();
+        let value = |field| filter_value(&filters, field);
+        assert_eq!(value("campaign_name").as_deref(), Some("Spring, 2024"));
+        assert_eq!(value("voucher_code").as_deref(), Some("A"));
+        assert_eq!(value("customer_id").as_deref(), Some("cust_1"));
+        assert_eq!(value("result"), None);
+        assert_eq!(value("missing"), None);
+        assert_eq!(filter_active(&filters), Some(true));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::render::project_currency;
 use crate::routes::checkout::{self, encode, order_snapshot_json, voucher_json, CheckoutBody};
 use crate::routes::customers::CustomerBody;
-use crate::routes::list_params::{self, ListParams};
+use crate::routes::list_params::{self, filter_value, ListParams};
 use crate::routes::validations::code_not_found;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -470,30 +470,6 @@ fn bad_query(details: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query_params", details)
 }
 
-/// The first value of `filters[field][conditions][$is|$in]`.
-fn filter(filters: Option<&Json_>, field: &str) -> Option<String> {
-    let conditions = filters?.get(field)?.get("conditions")?;
-    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
-    let first = match value {
-        Json_::Array(items) => items.first()?.clone(),
-        Json_::Object(items) => items.values().next()?.clone(),
-        other => other.clone(),
-    };
-    match first {
-        // Python sends a list as its repr: `['a', 'b']`.
-        Json_::String(s) => Some(
-            s.trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .trim_matches('\'')
-                .to_owned(),
-        ),
-        _ => None,
-    }
-}
-
 fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
     match text {
         "SUCCESS" => Ok(RedemptionResult::Success),
@@ -506,7 +482,8 @@ fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
 
 impl RedemptionListParams {
     fn to_query(&self) -> Result<RedemptionQuery, ApiError> {
-        let filters = self.filters.as_ref();
+        let filters = self.filters.as_ref().and_then(Json_::as_object);
+        let filter = |field: &str| filters.and_then(|f| filter_value(f, field));
         let mut list = self.list.to_query()?;
         // `order` is a sort of the Python SDK's enum, or else an order's id
         // or source id. The store sorts by creation only: the other sorts
@@ -522,28 +499,16 @@ impl RedemptionListParams {
         let result = self
             .result
             .clone()
-            .or_else(|| filter(filters, "result"))
+            .or_else(|| filter("result"))
             .map(|r| result_of(&r))
             .transpose()?;
         Ok(RedemptionQuery {
             list,
-            campaign: self
-                .campaign
-                .clone()
-                .or_else(|| filter(filters, "campaign_name")),
-            customer: self
-                .customer
-                .clone()
-                .or_else(|| filter(filters, "customer_id")),
+            campaign: self.campaign.clone().or_else(|| filter("campaign_name")),
+            customer: self.customer.clone().or_else(|| filter("customer_id")),
             result,
-            failure_code: self
-                .failure_code
-                .clone()
-                .or_else(|| filter(filters, "failure_code")),
-            code: self
-                .voucher_code
-                .clone()
-                .or_else(|| filter(filters, "voucher_code")),
+            failure_code: self.failure_code.clone().or_else(|| filter("failure_code")),
+            code: self.voucher_code.clone().or_else(|| filter("voucher_code")),
             order,
         })
     }

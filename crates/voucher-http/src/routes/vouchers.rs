@@ -7,8 +7,6 @@
 //! ([`import_json_action`], [`import_csv_action`]) are shared with the
 //! campaigns' add-voucher and import endpoints.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -33,7 +31,7 @@ use crate::render::{
     voucher_json, IdList, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, spawn_action};
-use crate::routes::list_params::ListParams;
+use crate::routes::list_params::{filter_active, filter_value, Filters, ListParams};
 use crate::state::{AppState, Store};
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -507,37 +505,7 @@ struct VoucherListParams {
     customer: Option<String>,
     code: Option<String>,
     ids: Option<IdList>,
-    filters: Option<BTreeMap<String, JsonValue>>,
-}
-
-/// The `$is` (or first `$in`) value of `filters[<field>][conditions]`.
-pub(crate) fn filter_value(filters: &BTreeMap<String, JsonValue>, field: &str) -> Option<String> {
-    let conditions = filters.get(field)?.get("conditions")?;
-    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
-    let first = match value {
-        JsonValue::Array(values) => values.first()?.clone(),
-        JsonValue::Object(map) => map.values().next()?.clone(),
-        other => other.clone(),
-    };
-    match first {
-        JsonValue::String(s) => Some(s),
-        JsonValue::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-/// Whether `filters[active][conditions]` asks for enabled (`$active`,
-/// `$enabled`, `$is: true`) or disabled (`$inactive`, `$disabled`, `$is:
-/// false`) codes.
-pub(crate) fn filter_active(filters: &BTreeMap<String, JsonValue>) -> Option<bool> {
-    let conditions = filters.get("active")?.get("conditions")?.as_object()?;
-    if conditions.contains_key("$active") || conditions.contains_key("$enabled") {
-        return Some(true);
-    }
-    if conditions.contains_key("$inactive") || conditions.contains_key("$disabled") {
-        return Some(false);
-    }
-    filter_value(filters, "active").and_then(|v| v.parse().ok())
+    filters: Option<Filters>,
 }
 
 async fn list(
