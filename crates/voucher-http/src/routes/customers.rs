@@ -25,7 +25,7 @@ use voucher_core::port::{CustomerRecord, CustomerSpec, CustomerSummary, ListQuer
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
-use crate::routes::list_params::{invalid_param, ListParams};
+use crate::routes::list_params::{refuse_unsupported, ListParams};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -275,17 +275,12 @@ struct CustomerListParams {
 
 impl CustomerListParams {
     fn to_query(&self) -> Result<ListQuery, ApiError> {
-        // Filters the store cannot apply are refused rather than ignored:
-        // an unfiltered list would look like a filtered one.
-        let unsupported = [
-            ("email", &self.email),
-            ("city", &self.city),
-            ("name", &self.name),
-            ("segment_id", &self.segment_id),
-        ];
-        if let Some((name, _)) = unsupported.iter().find(|(_, v)| v.is_some()) {
-            return Err(invalid_param(name, "this filter is not supported"));
-        }
+        refuse_unsupported(&[
+            ("email", self.email.is_some()),
+            ("city", self.city.is_some()),
+            ("name", self.name.is_some()),
+            ("segment_id", self.segment_id.is_some()),
+        ])?;
         self.list.to_query()
     }
 }

@@ -78,6 +78,16 @@ pub fn given(text: Option<&str>) -> Option<&str> {
         .filter(|t| !t.is_empty() && *t != "None" && *t != "null")
 }
 
+/// 400 `invalid_query_params` for the first filter given (`true`) of
+/// those a list cannot apply: refused rather than ignored, since an
+/// unfiltered list would look like a filtered one.
+pub fn refuse_unsupported(filters: &[(&str, bool)]) -> Result<(), ApiError> {
+    match filters.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(invalid_param(name, "this filter is not supported")),
+        None => Ok(()),
+    }
+}
+
 fn number(name: &str, text: Option<&str>) -> Result<Option<u32>, ApiError> {
     given(text)
         .map(|t| {
