@@ -244,20 +244,24 @@ fn check_benefit(benefit: &BenefitSpec, campaign_type: CampaignType) -> Result<(
 }
 
 impl TemplateBody {
+    /// The worth its `type`, `discount` and `gift` give, if any.
+    fn benefit(&self, currency: Currency) -> Result<Option<BenefitSpec>, ApiError> {
+        parse_benefit(
+            self.kind.as_deref(),
+            self.discount.as_ref(),
+            self.gift.as_ref(),
+            self.loyalty_card.as_ref(),
+            currency,
+        )
+    }
+
     /// The template of a new campaign of `campaign_type`.
     fn template(
         &self,
         campaign_type: CampaignType,
         currency: Currency,
     ) -> Result<VoucherTemplate, ApiError> {
-        let benefit = parse_benefit(
-            self.kind.as_deref(),
-            self.discount.as_ref(),
-            self.gift.as_ref(),
-            self.loyalty_card.as_ref(),
-            currency,
-        )?
-        .ok_or_else(|| {
+        let benefit = self.benefit(currency)?.ok_or_else(|| {
             ApiError::invalid_payload(match campaign_type {
                 CampaignType::DiscountCoupons => "voucher.discount is required",
                 CampaignType::GiftVouchers => "voucher.gift is required",
@@ -362,13 +366,7 @@ impl CampaignBody {
             spec.metadata = wire::metadata(Some(metadata.clone()))?;
         }
         if let Some(template) = &self.voucher {
-            if let Some(benefit) = parse_benefit(
-                template.kind.as_deref(),
-                template.discount.as_ref(),
-                template.gift.as_ref(),
-                template.loyalty_card.as_ref(),
-                currency,
-            )? {
+            if let Some(benefit) = template.benefit(currency)? {
                 check_benefit(&benefit, spec.campaign_type)?;
                 spec.template.benefit = benefit;
             }
