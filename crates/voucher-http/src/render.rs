@@ -610,14 +610,7 @@ pub fn voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
     object.insert("metadata".into(), wire::metadata_json(&voucher.metadata));
     object.insert("assets".into(), json!({}));
     object.insert("is_referral_code".into(), json!(false));
-    object.insert(
-        "created_at".into(),
-        json!(wire::timestamp(voucher.created_at)),
-    );
-    object.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(voucher.updated_at)),
-    );
+    wire::insert_timestamps(&mut object, voucher.created_at, voucher.updated_at);
     object.insert("holder_id".into(), json!(voucher.holder_id));
     object.insert("referrer_id".into(), Json::Null);
     object.insert(

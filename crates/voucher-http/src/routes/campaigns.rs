@@ -206,14 +206,7 @@ fn campaign_json(campaign: &CampaignRecord, currency: Currency) -> JsonValue {
     object.insert("vouchers_count".into(), json!(campaign.codes_count));
     object.insert("active".into(), json!(spec.activity.is_enabled()));
     object.insert("metadata".into(), wire::metadata_json(&spec.metadata));
-    object.insert(
-        "created_at".into(),
-        json!(wire::timestamp(campaign.created_at)),
-    );
-    object.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(campaign.updated_at)),
-    );
+    wire::insert_timestamps(&mut object, campaign.created_at, campaign.updated_at);
     object.insert(
         "category".into(),
         json!(spec.categories.first().map(|c| c.name.clone())),

@@ -179,14 +179,7 @@ pub fn customer_json(record: &CustomerRecord, currency: Currency) -> Json {
     map.insert("referrals".into(), json!({"total": 0, "campaigns": []}));
     map.insert("metadata".into(), wire::metadata_json(&spec.metadata));
     map.insert("system_metadata".into(), json!({}));
-    map.insert(
-        "created_at".into(),
-        json!(wire::timestamp(record.created_at)),
-    );
-    map.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(record.updated_at)),
-    );
+    wire::insert_timestamps(&mut map, record.created_at, record.updated_at);
     map.insert("object".into(), json!("customer"));
     Json::Object(map)
 }

@@ -244,14 +244,7 @@ fn rule_json(record: &RuleRecord) -> Json {
     };
     map.insert("type".into(), json!(kind));
     map.insert("context_type".into(), json!("global"));
-    map.insert(
-        "created_at".into(),
-        json!(wire::timestamp(record.created_at)),
-    );
-    map.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(record.updated_at)),
-    );
+    wire::insert_timestamps(&mut map, record.created_at, record.updated_at);
     map.insert("assignments_count".into(), json!(record.assignments_count));
     map.insert("object".into(), json!("validation_rules"));
     Json::Object(map)
