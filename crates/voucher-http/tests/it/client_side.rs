@@ -13,8 +13,7 @@ use voucher_core::port::{
 use voucher_core::validity::Validity;
 use voucher_core::voucher::{Activity, CampaignKind, CampaignType, RedemptionQuantity};
 
-use crate::checkout::{amount_off, create, gift, spec};
-use crate::support::{Env, ORIGIN};
+use crate::support::{amount_off, create, gift, spec, Env, ORIGIN};
 
 /// A client key of the default project with these permissions.
 fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (String, String) {

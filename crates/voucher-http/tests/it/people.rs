@@ -7,17 +7,15 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use voucher_core::code_pattern::{Code, CodeConfig};
+use voucher_core::code_pattern::CodeConfig;
 use voucher_core::discount::{Discount, DiscountValue, Effect};
-use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, VoucherSpec, VoucherStore, VoucherTemplate,
-};
+use voucher_core::port::{BenefitSpec, CampaignSpec, CampaignStore, VoucherTemplate};
 use voucher_core::validity::Validity;
 use voucher_core::voucher::{
     Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
 };
 
-use crate::support::Env;
+use crate::support::{check_error, create, spec, Env};
 
 /// 10% off the order.
 fn ten_percent() -> BenefitSpec {
@@ -35,28 +33,7 @@ fn ten_percent() -> BenefitSpec {
 
 /// A standalone 10% voucher made through the store.
 fn voucher(env: &Env, code: &str) -> String {
-    let spec = VoucherSpec {
-        code: Some(Code::parse(code).unwrap()),
-        code_config: None,
-        campaign: None,
-        benefit: Some(ten_percent()),
-        quantity: Some(RedemptionQuantity::Unlimited),
-        validity: Validity::default(),
-        activity: Activity::Enabled,
-        category: None,
-        additional_info: None,
-        metadata: Default::default(),
-    };
-    env.store
-        .create_voucher(env.project, &spec, env.now())
-        .unwrap()
-        .id
-}
-
-fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str) {
-    assert_eq!(response.0, status, "{}", response.1);
-    assert_eq!(response.1["key"], key, "{}", response.1);
-    assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
+    create(env, spec(code, ten_percent(), None))
 }
 
 // ---------------------------------------------------------------- customers

@@ -1,6 +1,7 @@
 //! What every HTTP test shares: a real SQLite store in a temporary
 //! directory, a project `default` (EUR, UTC) with a server key and a client
-//! key, a clock the test sets, and calls through the whole app.
+//! key, a clock the test sets, and calls through the whole app; vouchers
+//! made through the store, and the check of an error answer.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +11,15 @@ use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tower::ServiceExt;
-use voucher_core::money::Currency;
+use voucher_core::code_pattern::Code;
+use voucher_core::discount::{Discount, DiscountValue, Effect};
+use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
-    ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore,
+    BenefitSpec, ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore,
+    VoucherSpec, VoucherStore,
 };
+use voucher_core::validity::Validity;
+use voucher_core::voucher::{Activity, RedemptionQuantity};
 use voucher_http::{AppState, Config};
 use voucher_store_sqlite::{Options, SqliteStore};
 
@@ -203,4 +209,54 @@ fn with_body(request: axum::http::request::Builder, body: Option<Value>) -> Requ
             .unwrap(),
         None => request.body(Body::empty()).unwrap(),
     }
+}
+
+/// A voucher spec with `code`, worth `benefit`, usable `quantity` times
+/// (without limit when `None`).
+pub fn spec(code: &str, benefit: BenefitSpec, quantity: Option<u64>) -> VoucherSpec {
+    VoucherSpec {
+        code: Some(Code::parse(code).unwrap()),
+        code_config: None,
+        campaign: None,
+        benefit: Some(benefit),
+        quantity: Some(quantity.map_or(RedemptionQuantity::Unlimited, RedemptionQuantity::Limited)),
+        validity: Validity::default(),
+        activity: Activity::Enabled,
+        category: None,
+        additional_info: None,
+        metadata: Default::default(),
+    }
+}
+
+/// `amount_off` (wire integer, EUR) off the order.
+pub fn amount_off(wire: i64) -> BenefitSpec {
+    BenefitSpec::Discount(
+        Discount::new(
+            DiscountValue::Amount {
+                amount_off: Money::from_wire(wire, Currency::EUR).unwrap(),
+            },
+            Effect::ApplyToOrder,
+        )
+        .unwrap(),
+    )
+}
+
+/// A gift card of `wire` (integer) credits.
+pub fn gift(wire: i64) -> BenefitSpec {
+    BenefitSpec::Gift { amount_minor: wire }
+}
+
+/// Creates a voucher in the default project through the store: its id.
+pub fn create(env: &Env, spec: VoucherSpec) -> String {
+    env.store
+        .create_voucher(env.project, &spec, env.now())
+        .unwrap()
+        .id
+}
+
+/// An error answer: its status, its stable key, and the body's `code`.
+pub fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str) {
+    assert_eq!(response.0, status, "{}", response.1);
+    assert_eq!(response.1["key"], key, "{}", response.1);
+    assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
 }
