@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::Env;
+use crate::support::{check_error, Env};
 
 /// Every list, with the key of its items.
 const LISTS: [(&str, &str); 7] = [
@@ -17,11 +17,10 @@ const LISTS: [(&str, &str); 7] = [
     ("/v1/vouchers/CARD/transactions", "data"),
 ];
 
-fn check(path: &str, response: &(StatusCode, Value), status: StatusCode, key: Option<&str>) {
-    assert_eq!(response.0, status, "{path}: {}", response.1);
-    if let Some(key) = key {
-        assert_eq!(response.1["key"], key, "{path}: {}", response.1);
-    }
+async fn ok(env: &Env, path: &str) -> Value {
+    let (status, body) = env.call("GET", path, None).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
 }
 
 async fn with_one_of_each(env: &Env) {
@@ -59,17 +58,11 @@ async fn the_python_sdks_instants_filter_every_list() {
             "2200-01-01",
         ] {
             let path = format!("{list}?created_at[before]={instant}&created_at[after]=None");
-            let response = env.call("GET", &path, None).await;
-            check(&path, &response, StatusCode::OK, None);
-            let before = response.1[items].as_array().unwrap().len();
+            let before = ok(&env, &path).await[items].as_array().unwrap().len();
             let path = format!("{list}?created_at[after]={instant}&updated_at[before]=null");
-            let response = env.call("GET", &path, None).await;
-            check(&path, &response, StatusCode::OK, None);
-            assert_eq!(response.1[items], json!([]), "{path}");
+            assert_eq!(ok(&env, &path).await[items], json!([]), "{path}");
             let path = format!("{list}?start_date={instant}");
-            let response = env.call("GET", &path, None).await;
-            check(&path, &response, StatusCode::OK, None);
-            assert_eq!(response.1[items], json!([]), "{path}");
+            assert_eq!(ok(&env, &path).await[items], json!([]), "{path}");
             if list == "/v1/vouchers" {
                 assert_eq!(before, 1, "{path}");
             }
@@ -98,7 +91,7 @@ async fn every_list_refuses_the_same_bad_paging_and_order() {
         ] {
             let path = format!("{list}?{query}");
             let response = env.call("GET", &path, None).await;
-            check(&path, &response, StatusCode::BAD_REQUEST, Some(key));
+            check_error(&response, StatusCode::BAD_REQUEST, key);
         }
         for query in [
             "limit=100&page=1000",
@@ -108,8 +101,7 @@ async fn every_list_refuses_the_same_bad_paging_and_order() {
             "starting_after=2200-01-01T00:00:00Z",
         ] {
             let path = format!("{list}?{query}");
-            let response = env.call("GET", &path, None).await;
-            check(&path, &response, StatusCode::OK, None);
+            ok(&env, &path).await;
         }
     }
 }
