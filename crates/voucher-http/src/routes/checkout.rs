@@ -687,8 +687,6 @@ pub(crate) fn gift_json(voucher: &VoucherRecord, currency: Currency) -> Option<J
     Some(render::gift_json(amount_minor, balance, currency))
 }
 
-pub(crate) use crate::render::{encode_segment as encode, voucher_json};
-
 /// A new id: `prefix` and 24 random hex digits (a counter when the OS has
 /// no randomness: ids only need to differ).
 pub(crate) fn new_id(prefix: &str) -> String {

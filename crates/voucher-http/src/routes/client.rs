@@ -28,8 +28,8 @@ use voucher_core::port::{
 
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
-use crate::render::project_currency;
-use crate::routes::checkout::{voucher_json, CheckoutBody};
+use crate::render::{project_currency, voucher_json};
+use crate::routes::checkout::CheckoutBody;
 use crate::routes::customers::CustomerBody;
 use crate::routes::{qualifications, redemptions, validations};
 use crate::state::AppState;

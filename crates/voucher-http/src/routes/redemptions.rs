@@ -17,12 +17,11 @@ use voucher_core::port::{
     ChannelType, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord, RedemptionResult,
     RedemptionState, RollbackRecord, RollbackRequest,
 };
-use voucher_core::voucher::RedemptionQuantity;
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
-use crate::render::project_currency;
-use crate::routes::checkout::{self, encode, order_snapshot_json, voucher_json, CheckoutBody};
+use crate::render::{encode_segment, project_currency, quantity_json, voucher_json};
+use crate::routes::checkout::{self, order_snapshot_json, CheckoutBody};
 use crate::routes::customers::CustomerBody;
 use crate::routes::list_params::{self, filter_value, ListParams};
 use crate::routes::validations::code_not_found;
@@ -588,13 +587,10 @@ async fn voucher_entries(
         }
     }
     Ok(Json(json!({
-        "quantity": match voucher.quantity {
-            RedemptionQuantity::Limited(q) => json!(q),
-            RedemptionQuantity::Unlimited => Json_::Null,
-        },
+        "quantity": quantity_json(voucher.quantity),
         "redeemed_quantity": voucher.redeemed_quantity,
         "object": "list",
-        "url": format!("/v1/vouchers/{}/redemption?page=1&limit=10", encode(&code)),
+        "url": format!("/v1/vouchers/{}/redemption?page=1&limit=10", encode_segment(&code)),
         "data_ref": "redemption_entries",
         "total": total,
         "redemption_entries": entries,
