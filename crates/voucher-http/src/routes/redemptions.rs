@@ -465,17 +465,14 @@ const SORT_KEYS: [&str; 5] = [
     "customer_id",
 ];
 
-fn bad_query(details: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query_params", details)
-}
-
 fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
     match text {
         "SUCCESS" => Ok(RedemptionResult::Success),
         "FAILURE" => Ok(RedemptionResult::Failure),
-        other => Err(bad_query(format!(
-            "result must be SUCCESS or FAILURE, not {other:?}"
-        ))),
+        other => Err(list_params::invalid_param(
+            "result",
+            format!("{other:?} is not SUCCESS or FAILURE"),
+        )),
     }
 }
 
@@ -495,9 +492,8 @@ impl RedemptionListParams {
             }
             Some(other) => order = Some(other.to_owned()),
         }
-        let result = self
-            .result
-            .clone()
+        let result = list_params::given(self.result.as_deref())
+            .map(str::to_owned)
             .or_else(|| filter("result"))
             .map(|r| result_of(&r))
             .transpose()?;
