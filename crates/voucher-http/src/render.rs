@@ -649,47 +649,6 @@ pub async fn project_currency(state: &AppState, project: ProjectId) -> Result<Cu
         .map(|p| p.spec.currency)
 }
 
-/// A list of ids or codes as query strings send it: `ids[]=a&ids[]=b`,
-/// `ids[0]=a`, `ids=a`, or Python's `ids=['a', 'b']`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum IdList {
-    /// Several values.
-    Many(Vec<String>),
-    /// Indexed values (`ids[0]=a`).
-    Indexed(std::collections::BTreeMap<String, String>),
-    /// One value, or Python's list text.
-    One(String),
-}
-
-impl IdList {
-    /// The ids, in order.
-    pub fn into_vec(self) -> Vec<String> {
-        match self {
-            IdList::Many(ids) => ids,
-            IdList::Indexed(map) => {
-                let mut pairs: Vec<(u64, String)> = map
-                    .into_iter()
-                    .map(|(k, v)| (k.parse().unwrap_or(u64::MAX), v))
-                    .collect();
-                pairs.sort_by_key(|(k, _)| *k);
-                pairs.into_iter().map(|(_, v)| v).collect()
-            }
-            IdList::One(text) => {
-                let trimmed = text.trim();
-                match trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-                    Some(inner) => inner
-                        .split(',')
-                        .map(|part| part.trim().trim_matches(['\'', '"']).to_owned())
-                        .filter(|part| !part.is_empty())
-                        .collect(),
-                    None => vec![text],
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

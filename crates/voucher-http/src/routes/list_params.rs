@@ -5,7 +5,8 @@
 //! included) and the cursors `starting_after` / `starting_after_id`. A
 //! resource `#[serde(flatten)]`s [`ListParams`] into its own query struct
 //! for its filters; the advanced `filters[<field>][conditions][$is|$in]`
-//! are read by [`filter_value`].
+//! are read by [`filter_value`], lists of ids (`ids[]=a`, Python's
+//! `['a', 'b']`) by [`IdList`].
 //!
 //! Numbers and instants arrive as text (the SDKs' query strings) and are
 //! read here, so that a bad one is 400 `invalid_query_params` naming the
@@ -20,7 +21,6 @@ use serde_json::{Map, Value as Json};
 use voucher_core::port::{ListQuery, SortOrder};
 
 use crate::error::ApiError;
-use crate::render::IdList;
 
 /// Most items in one page of a list.
 pub const LIST_LIMIT_MAX: u32 = 100;
@@ -246,6 +246,47 @@ pub fn filter_active(filters: &Filters) -> Option<bool> {
         return Some(false);
     }
     filter_value(filters, "active").and_then(|v| v.parse().ok())
+}
+
+/// A list of ids or codes as query strings send it: `ids[]=a&ids[]=b`,
+/// `ids[0]=a`, `ids=a`, or Python's `ids=['a', 'b']`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IdList {
+    /// Several values.
+    Many(Vec<String>),
+    /// Indexed values (`ids[0]=a`).
+    Indexed(std::collections::BTreeMap<String, String>),
+    /// One value, or Python's list text.
+    One(String),
+}
+
+impl IdList {
+    /// The ids, in order.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            IdList::Many(ids) => ids,
+            IdList::Indexed(map) => {
+                let mut pairs: Vec<(u64, String)> = map
+                    .into_iter()
+                    .map(|(k, v)| (k.parse().unwrap_or(u64::MAX), v))
+                    .collect();
+                pairs.sort_by_key(|(k, _)| *k);
+                pairs.into_iter().map(|(_, v)| v).collect()
+            }
+            IdList::One(text) => {
+                let trimmed = text.trim();
+                match trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                    Some(inner) => inner
+                        .split(',')
+                        .map(|part| part.trim().trim_matches(['\'', '"']).to_owned())
+                        .filter(|part| !part.is_empty())
+                        .collect(),
+                    None => vec![text],
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

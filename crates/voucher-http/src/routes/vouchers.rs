@@ -28,10 +28,10 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
     apply_validity, json_integer, parse_discount, parse_gift, parse_validity, project_currency,
-    voucher_json, IdList, ValidityWire,
+    voucher_json, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, spawn_action};
-use crate::routes::list_params::{filter_active, filter_value, Filters, ListParams};
+use crate::routes::list_params::{filter_active, filter_value, Filters, IdList, ListParams};
 use crate::state::{AppState, Store};
 use crate::wire::{self, JsonBody, WireQuery};
 
