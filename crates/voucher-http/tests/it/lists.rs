@@ -105,3 +105,20 @@ async fn every_list_refuses_the_same_bad_paging_and_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_redemption_lists_order_is_a_sort_or_an_orders_id() {
+    let env = Env::new();
+    for query in ["order=created_at", "order=-created_at", "order=ord_1"] {
+        let (status, list) = env
+            .call("GET", &format!("/v1/redemptions?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+    }
+    for query in ["order=voucher_code", "order=-id"] {
+        let response = env
+            .call("GET", &format!("/v1/redemptions?{query}"), None)
+            .await;
+        check_error(&response, StatusCode::BAD_REQUEST, "invalid_query_params");
+    }
+}
