@@ -6,14 +6,12 @@ use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 use voucher_core::code_pattern::CodeConfig;
 use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, ClientPermission, CustomerSpec, CustomerStore,
-    JoinOnce, KeyKind, KeySpec, ProjectStore, PublicationSpec, PublicationStore, PublicationTarget,
-    VoucherTemplate,
+    BenefitSpec, CampaignSpec, ClientPermission, CustomerSpec, CustomerStore, JoinOnce, KeyKind,
+    KeySpec, ProjectStore, PublicationSpec, PublicationStore, PublicationTarget,
 };
-use voucher_core::validity::Validity;
-use voucher_core::voucher::{Activity, CampaignKind, CampaignType, RedemptionQuantity};
+use voucher_core::voucher::CampaignKind;
 
-use crate::support::{amount_off, create, gift, spec, Env, ORIGIN};
+use crate::support::{amount_off, campaign_spec, create, create_campaign, gift, spec, Env, ORIGIN};
 
 /// A client key of the default project with these permissions.
 fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (String, String) {
@@ -58,29 +56,13 @@ async fn client_as(
     env.send(request).await
 }
 
+/// A campaign whose codes follow `<name>-####`.
 fn campaign(name: &str, kind: CampaignKind, benefit: BenefitSpec) -> CampaignSpec {
-    CampaignSpec {
-        name: name.to_owned(),
-        description: None,
-        campaign_type: CampaignType::DiscountCoupons,
-        kind,
-        activity: Activity::Enabled,
-        validity: Validity::default(),
-        time_zone: None,
-        limits: Default::default(),
-        categories: Vec::new(),
-        template: VoucherTemplate {
-            benefit,
-            quantity: RedemptionQuantity::Limited(1),
-            code_config: CodeConfig {
-                pattern: Some(format!("{name}-####")),
-                ..CodeConfig::default()
-            },
-        },
-        vouchers_count: 0,
-        activity_duration_after_publishing: None,
-        metadata: Default::default(),
-    }
+    let code_config = CodeConfig {
+        pattern: Some(format!("{name}-####")),
+        ..CodeConfig::default()
+    };
+    campaign_spec(name, kind, benefit, code_config)
 }
 
 #[tokio::test]
@@ -242,17 +224,11 @@ async fn client_redeem_and_stacked_endpoints_work_with_permission() {
 #[tokio::test]
 async fn client_publish_hands_out_a_campaign_code_through_the_api_channel() {
     let env = Env::new();
-    let created = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("PUB", CampaignKind::AutoUpdate, amount_off(500)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &created.id, 3, 7, env.now())
-        .unwrap();
+    create_campaign(
+        &env,
+        &campaign("PUB", CampaignKind::AutoUpdate, amount_off(500)),
+        3,
+    );
     let (status, body) = env
         .client(
             "POST",
@@ -349,28 +325,16 @@ async fn cors_preflight_answers_allowed_origins_only() {
 async fn qualifications_show_only_codes_the_customer_may_know() {
     let env = Env::new();
     // A public code, a unique code published to alice, one nobody has.
-    let standalone = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("PUBLIC", CampaignKind::Standalone, amount_off(300)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &standalone.id, 1, 1, env.now())
-        .unwrap();
-    let unique = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("UNIQUE", CampaignKind::Static, amount_off(1000)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &unique.id, 2, 2, env.now())
-        .unwrap();
+    create_campaign(
+        &env,
+        &campaign("PUBLIC", CampaignKind::Standalone, amount_off(300)),
+        1,
+    );
+    create_campaign(
+        &env,
+        &campaign("UNIQUE", CampaignKind::Static, amount_off(1000)),
+        2,
+    );
     create(&env, spec("SECRET", amount_off(2000), None));
     let alice = env
         .store

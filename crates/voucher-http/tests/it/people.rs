@@ -9,13 +9,10 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use voucher_core::code_pattern::CodeConfig;
 use voucher_core::discount::{Discount, DiscountValue, Effect};
-use voucher_core::port::{BenefitSpec, CampaignSpec, CampaignStore, VoucherTemplate};
-use voucher_core::validity::Validity;
-use voucher_core::voucher::{
-    Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
-};
+use voucher_core::port::BenefitSpec;
+use voucher_core::voucher::CampaignKind;
 
-use crate::support::{check_error, create, spec, Env};
+use crate::support::{campaign_spec, check_error, create, create_campaign, spec, Env};
 
 /// 10% off the order.
 fn ten_percent() -> BenefitSpec {
@@ -717,39 +714,19 @@ async fn client_keys_cannot_reach_these_server_endpoints() {
 
 /// A campaign of `count` codes `prefix` + 6 characters, made through the
 /// store.
+/// A 10% campaign whose codes are `<prefix>` and 6 characters, with `count`
+/// codes made.
 fn campaign(env: &Env, name: &str, prefix: &str, kind: CampaignKind, count: u64) {
-    let spec = CampaignSpec {
-        name: name.to_owned(),
-        description: None,
-        campaign_type: CampaignType::DiscountCoupons,
-        kind,
-        activity: Activity::Enabled,
-        validity: Validity::default(),
-        time_zone: None,
-        limits: CampaignLimits::default(),
-        categories: Vec::new(),
-        template: VoucherTemplate {
-            benefit: ten_percent(),
-            quantity: RedemptionQuantity::Limited(1),
-            code_config: CodeConfig {
-                prefix: Some(prefix.to_owned()),
-                length: Some(6),
-                ..CodeConfig::default()
-            },
-        },
-        vouchers_count: count,
-        activity_duration_after_publishing: None,
-        metadata: Default::default(),
+    let code_config = CodeConfig {
+        prefix: Some(prefix.to_owned()),
+        length: Some(6),
+        ..CodeConfig::default()
     };
-    let created = env
-        .store
-        .create_campaign(env.project, &spec, env.now())
-        .unwrap();
-    if count > 0 {
-        env.store
-            .generate_codes(env.project, &created.id, count, 7, env.now())
-            .unwrap();
-    }
+    create_campaign(
+        env,
+        &campaign_spec(name, kind, ten_percent(), code_config),
+        count,
+    );
 }
 
 fn ids(list: &Value, key: &str) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! What every HTTP test shares: a real SQLite store in a temporary
 //! directory, a project `default` (EUR, UTC) with a server key and a client
 //! key, a clock the test sets, and calls through the whole app; vouchers
-//! made through the store, and the check of an error answer.
+//! and campaigns made through the store, and the check of an error answer.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,15 +11,15 @@ use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tower::ServiceExt;
-use voucher_core::code_pattern::Code;
+use voucher_core::code_pattern::{Code, CodeConfig};
 use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
-    BenefitSpec, ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore,
-    VoucherSpec, VoucherStore,
+    BenefitSpec, CampaignSpec, CampaignStore, ClientPermission, KeyKind, KeySpec, ProjectId,
+    ProjectSpec, ProjectStore, VoucherSpec, VoucherStore, VoucherTemplate,
 };
 use voucher_core::validity::Validity;
-use voucher_core::voucher::{Activity, RedemptionQuantity};
+use voucher_core::voucher::{Activity, CampaignKind, CampaignType, RedemptionQuantity};
 use voucher_http::{AppState, Config};
 use voucher_store_sqlite::{Options, SqliteStore};
 
@@ -259,4 +259,48 @@ pub fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str
     assert_eq!(response.0, status, "{}", response.1);
     assert_eq!(response.1["key"], key, "{}", response.1);
     assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
+}
+
+/// A discount campaign's spec: its codes made by `code_config`, worth
+/// `benefit`, each usable once.
+pub fn campaign_spec(
+    name: &str,
+    kind: CampaignKind,
+    benefit: BenefitSpec,
+    code_config: CodeConfig,
+) -> CampaignSpec {
+    CampaignSpec {
+        name: name.to_owned(),
+        description: None,
+        campaign_type: CampaignType::DiscountCoupons,
+        kind,
+        activity: Activity::Enabled,
+        validity: Validity::default(),
+        time_zone: None,
+        limits: Default::default(),
+        categories: Vec::new(),
+        template: VoucherTemplate {
+            benefit,
+            quantity: RedemptionQuantity::Limited(1),
+            code_config,
+        },
+        vouchers_count: 0,
+        activity_duration_after_publishing: None,
+        metadata: Default::default(),
+    }
+}
+
+/// Creates a campaign in the default project through the store, with
+/// `count` generated codes: its id.
+pub fn create_campaign(env: &Env, spec: &CampaignSpec, count: u64) -> String {
+    let created = env
+        .store
+        .create_campaign(env.project, spec, env.now())
+        .unwrap();
+    if count > 0 {
+        env.store
+            .generate_codes(env.project, &created.id, count, 7, env.now())
+            .unwrap();
+    }
+    created.id
 }
