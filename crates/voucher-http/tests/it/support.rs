@@ -304,3 +304,16 @@ pub fn create_campaign(env: &Env, spec: &CampaignSpec, count: u64) -> String {
     }
     created.id
 }
+
+/// Calls the API with `keys` and expects a success: the answer's body.
+pub async fn ok_as(
+    env: &Env,
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    body: impl Into<Option<Value>>,
+) -> Value {
+    let (status, reply) = env.call_as(keys, method, path, body.into()).await;
+    assert!(status.is_success(), "{method} {path}: {status} {reply}");
+    reply
+}
