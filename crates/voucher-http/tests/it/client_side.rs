@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use voucher_core::code_pattern::CodeConfig;
 use voucher_core::port::{
     BenefitSpec, CampaignSpec, ClientPermission, CustomerSpec, CustomerStore, JoinOnce, KeyKind,
@@ -11,10 +11,12 @@ use voucher_core::port::{
 };
 use voucher_core::voucher::CampaignKind;
 
-use crate::support::{amount_off, campaign_spec, create, create_campaign, gift, spec, Env, ORIGIN};
+use crate::support::{
+    amount_off, campaign_spec, create, create_campaign, gift, spec, Env, Keys, ORIGIN,
+};
 
 /// A client key of the default project with these permissions.
-fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (String, String) {
+fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> Keys {
     let secret = format!("{id}-secret-0123456789");
     env.store
         .create_key(
@@ -29,31 +31,10 @@ fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (Strin
             env.now(),
         )
         .unwrap();
-    (id.to_owned(), secret)
-}
-
-async fn client_as(
-    env: &Env,
-    key: &(String, String),
-    origin: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-client-application-id", &key.0)
-        .header("x-client-token", &key.1)
-        .header("origin", origin);
-    let request = match body {
-        Some(body) => request
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    };
-    env.send(request).await
+    Keys {
+        id: id.to_owned(),
+        token: secret,
+    }
 }
 
 /// A campaign whose codes follow `<name>-####`.
@@ -105,22 +86,20 @@ async fn client_keys_need_the_origin_and_the_permission() {
     let plain = client_key(&env, "plain-client", Vec::new());
 
     // A bad origin: 401 even for validation.
-    let (status, body) = client_as(
-        &env,
-        &plain,
-        "https://evil.example",
-        "GET",
-        "/client/v1/validate?code=TEN&amount=100",
-        None,
-    )
-    .await;
+    let (status, body) = env
+        .client_as(
+            &plain,
+            "https://evil.example",
+            "GET",
+            "/client/v1/validate?code=TEN&amount=100",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["key"], "unauthorized");
 
     // Validation needs no permission; redeem and publish do.
-    let (status, _) = client_as(
-        &env,
-        &plain,
+    let (status, _) = env.client_as(&plain,
         ORIGIN,
         "POST",
         "/client/v1/validations",
@@ -141,7 +120,9 @@ async fn client_keys_need_the_origin_and_the_permission() {
             json!({"customer": {"source_id": "alice"}, "channel": "Voucherify.js"}),
         ),
     ] {
-        let (status, answer) = client_as(&env, &plain, ORIGIN, "POST", path, Some(body)).await;
+        let (status, answer) = env
+            .client_as(&plain, ORIGIN, "POST", path, Some(body))
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {answer}");
         assert_eq!(answer["key"], "unauthorized");
     }

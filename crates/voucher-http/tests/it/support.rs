@@ -191,12 +191,25 @@ impl Env {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let keys = self.client.clone();
+        self.client_as(&keys, ORIGIN, method, path, body).await
+    }
+
+    /// Calls a client endpoint with the client key `keys` from `origin`.
+    pub async fn client_as(
+        &self,
+        keys: &Keys,
+        origin: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(path)
-            .header("x-client-application-id", &self.client.id)
-            .header("x-client-token", &self.client.token)
-            .header("origin", ORIGIN);
+            .header("x-client-application-id", &keys.id)
+            .header("x-client-token", &keys.token)
+            .header("origin", origin);
         self.send(with_body(request, body)).await
     }
 }
