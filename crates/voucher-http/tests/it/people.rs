@@ -12,7 +12,7 @@ use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::port::BenefitSpec;
 use voucher_core::voucher::CampaignKind;
 
-use crate::support::{campaign_spec, check_error, create, create_campaign, spec, Env};
+use crate::support::{campaign_spec, check_error, create, create_campaign, send_raw, spec, Env};
 
 /// 10% off the order.
 fn ten_percent() -> BenefitSpec {
@@ -261,15 +261,15 @@ async fn bad_customer_requests_are_refused_and_change_nothing() {
     let (_, other) = env.call("GET", "/v1/customers/other", None).await;
     assert_eq!(other["source_id"], "other");
     // Malformed JSON.
-    let request = axum::http::Request::builder()
-        .method("POST")
-        .uri("/v1/customers")
-        .header("x-app-id", &env.server.id)
-        .header("x-app-token", &env.server.token)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from("{\"source_id\": "))
-        .unwrap();
-    let response = env.send(request).await;
+    let response = send_raw(
+        &env,
+        &env.server,
+        "POST",
+        "/v1/customers",
+        "application/json",
+        b"{\"source_id\": ".to_vec(),
+    )
+    .await;
     check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
 }
 

@@ -330,3 +330,23 @@ pub async fn ok_as(
     assert!(status.is_success(), "{method} {path}: {status} {reply}");
     reply
 }
+
+/// Sends a raw body with a content type, with the server key `keys`.
+pub async fn send_raw(
+    env: &Env,
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-app-id", &keys.id)
+        .header("x-app-token", &keys.token)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    env.send(request).await
+}
