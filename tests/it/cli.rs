@@ -818,3 +818,20 @@ fn projects_keys_backup_and_completions() {
         assert!(script.contains("campaign"), "{shell}");
     }
 }
+
+#[test]
+fn a_code_becomes_a_qr_image() {
+    let db = Db::new();
+    db.ok(&[
+        "campaign", "create", "--name", "Cards", "--gift", "50.00", "--code", "GC-50",
+    ]);
+    let png = db.file("gc.png");
+    db.ok(&["qr", "GC-50", "-o", png.to_str().unwrap()]);
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = db.file("gc.svg");
+    db.ok(&["qr", "GC-50", "-o", svg.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    db.fails(&["qr", "NOPE", "-o", png.to_str().unwrap()], 3, "not_found");
+    db.fails(&["qr", "GC-50", "-o", "gc.gif"], 2, "invalid_output");
+}

@@ -18,6 +18,7 @@ mod codes;
 mod failure;
 mod output;
 mod progress;
+mod qr;
 mod redemptions;
 mod serve;
 mod session;
@@ -98,6 +99,11 @@ enum Command {
         after_help = "Example:\n  voucher redemptions list --result failure --reason voucher_expired"
     )]
     Redemptions(redemptions::RedemptionsCommand),
+    /// Write a code as a QR image (PNG or SVG), for printing or scanning.
+    #[command(
+        after_help = "Examples:\n  voucher qr GC-50 -o gc-50.png\n  voucher qr FEEDMEHUMAN -o poster.svg"
+    )]
+    Qr(qr::QrArgs),
     /// Create and list projects.
     #[command(
         subcommand,
@@ -171,6 +177,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Redeem(args) => checkout::redeem(global, args),
         Command::Rollback(args) => checkout::rollback(global, args),
         Command::Redemptions(command) => redemptions::run(global, command),
+        Command::Qr(args) => qr::run(global, args),
         Command::Projects(command) => admin::projects(global, command),
         Command::Keys(command) => admin::keys(global, command),
         Command::Backup(args) => admin::backup(global, args),
