@@ -835,3 +835,67 @@ fn a_code_becomes_a_qr_image() {
     db.fails(&["qr", "NOPE", "-o", png.to_str().unwrap()], 3, "not_found");
     db.fails(&["qr", "GC-50", "-o", "gc.gif"], 2, "invalid_output");
 }
+
+/// `serve` opens the file through the same bootstrap as the scripting
+/// commands: the campaign made from the command line is there, and the
+/// server answers.
+#[test]
+fn serve_shares_the_file_and_its_default_project() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let db = Db::new();
+    db.ok(&[
+        "campaign",
+        "create",
+        "--name",
+        "Public",
+        "--percent-off",
+        "25",
+        "--code",
+        "FEEDMEHUMAN",
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
+        .args([
+            "--db",
+            db.path.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("VOUCHER_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut address = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("listening on http://") {
+            address = Some(url.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("serve printed its address");
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // Serve made its keys in the project the CLI had created.
+    let keys = db.json(&["keys", "list"]);
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["project"] == "default"),
+        "{keys}"
+    );
+    assert_eq!(keys.as_array().unwrap().len(), 2, "{keys}");
+}
