@@ -12,7 +12,7 @@ use voucher_core::port::{BulkStore, CampaignStore, ImportFailure, VoucherQuery};
 
 use crate::failure::{Exit, Failure};
 use crate::output::{self, Fields};
-use crate::progress::{self, ReadProgress, WriteProgress};
+use crate::progress::{self, ReadProgress, Unit, WriteProgress};
 use crate::session::Global;
 
 /// `voucher codes ...`.
@@ -102,7 +102,7 @@ pub fn run(global: &Global, command: &CodesCommand) -> Result<(), Failure> {
                 campaign: args.campaign.clone(),
                 ..VoucherQuery::default()
             };
-            let bar = total.and_then(|t| progress::bar(t, "codes"));
+            let bar = total.and_then(|t| progress::bar(t, Unit::Codes));
             let rows = match &args.output {
                 Some(path) => {
                     let file = File::create(path).map_err(|e| {
@@ -166,7 +166,7 @@ pub fn run(global: &Global, command: &CodesCommand) -> Result<(), Failure> {
                 let size = file.metadata().map(|m| m.len()).unwrap_or(0);
                 let mut input = ReadProgress {
                     inner: BufReader::new(file),
-                    bar: progress::bar(size, "bytes"),
+                    bar: progress::bar(size, Unit::Bytes),
                 };
                 let report = session.store.import_vouchers_csv(
                     project,

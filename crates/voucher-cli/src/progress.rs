@@ -14,16 +14,30 @@ use crate::failure::Failure;
 /// How often a generation's progress is read back from the store.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
+/// What a bar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Codes (rows).
+    Codes,
+    /// Bytes of a file.
+    Bytes,
+}
+
 /// A bar of `total` units, or `None` when stderr is not a terminal.
-pub fn bar(total: u64, unit: &str) -> Option<ProgressBar> {
+pub fn bar(total: u64, unit: Unit) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::new(total);
-    let template = format!(
-        "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)"
-    );
-    if let Ok(style) = ProgressStyle::with_template(&template) {
+    let template = match unit {
+        Unit::Codes => {
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} codes ({eta} left)"
+        }
+        Unit::Bytes => {
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta} left)"
+        }
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     Some(bar)
@@ -40,7 +54,7 @@ pub fn generate_codes(
     seed: u64,
 ) -> Result<u64, Failure> {
     let now = chrono::Utc::now();
-    let Some(bar) = bar(count, "codes") else {
+    let Some(bar) = bar(count, Unit::Codes) else {
         return Ok(store.generate_codes(project, campaign_id, count, seed, now)?);
     };
     let before = store.campaign(project, campaign_id)?.codes_count;
