@@ -296,7 +296,11 @@ fn exit_codes_and_one_line_errors() {
         "TEN",
     ]);
     // 2: usage, from clap and from the values.
-    db.fails(&["campaign", "create", "--name", "X"], 2, "usage");
+    let run = db.fails(&["campaign", "create", "--name", "X"], 2, "usage");
+    assert!(
+        run.stderr.contains("--percent-off"),
+        "names what is missing: {run:?}"
+    );
     db.fails(&["frobnicate"], 2, "usage");
     db.fails(
         &["validate", "TEN", "--amount", "10.005"],
@@ -682,6 +686,39 @@ fn codes_are_added_imported_and_exported() {
         ],
         3,
         "not_found",
+    );
+    db.fails(
+        &["codes", "import", "--campaign", "Imported", "missing.csv"],
+        3,
+        "not_found",
+    );
+
+    // From stdin, as in `... | voucher codes import --campaign Imported -`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
+        .args([
+            "--db",
+            db.path.to_str().unwrap(),
+            "codes",
+            "import",
+            "--campaign",
+            "Imported",
+            "-",
+            "--json",
+        ])
+        .env_remove("VOUCHER_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"Code\nIMP-4\nIMP-5\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["imported"].as_u64(), Some(2));
+    let five = db.json(&["voucher", "show", "IMP-5"]);
+    assert_eq!(
+        (text(&five, "campaign"), text(&five, "value")),
+        ("Imported".to_owned(), "5.00 off".to_owned())
     );
 }
 
