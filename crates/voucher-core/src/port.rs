@@ -307,6 +307,15 @@ pub trait CheckoutStore {
         project: ProjectId,
         request: &RollbackRequest,
     ) -> Result<RollbackRecord, StoreError>;
+    /// The codes the customer may know (published to them, or the public
+    /// code of a STANDALONE discount campaign) that apply to the order,
+    /// decided by [`crate::qualification::qualify`] (campaign redemption
+    /// counts ignored). Changes nothing.
+    fn qualify(
+        &self,
+        project: ProjectId,
+        request: &QualificationRequest,
+    ) -> Result<QualificationResult, StoreError>;
     /// A redemption or rollback by id.
     fn redemption(&self, project: ProjectId, id: &str) -> Result<RedemptionRecord, StoreError>;
     /// Lists redemptions (successful and failed), newest first.

@@ -86,13 +86,20 @@ impl FromRequestParts<AppState> for ServerKey {
 }
 
 /// Whether a client key accepts `origin`: any origin when it lists none.
+///
+/// A request without an `Origin` is accepted: browsers always send one on
+/// the cross-origin calls the list guards, and a caller outside a browser
+/// could send any origin it likes, so the header proves nothing there
+/// (the Python SDK's client-side qualifications call sends none).
 pub fn origin_allowed(key: &KeyRecord, origin: Option<&str>) -> bool {
+    let Some(origin) = origin else {
+        return true;
+    };
     key.origins.is_empty()
-        || origin.is_some_and(|origin| {
-            key.origins
-                .iter()
-                .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
-        })
+        || key
+            .origins
+            .iter()
+            .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
 }
 
 impl FromRequestParts<AppState> for ClientKey {

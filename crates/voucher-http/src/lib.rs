@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod render;
 pub mod routes;
 pub mod state;
 pub mod wire;
@@ -62,12 +63,23 @@ async fn not_found() -> Response {
     .into_response()
 }
 
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+    )
+    .with_details("this endpoint does not take that method")
+    .into_response()
+}
+
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .merge(routes::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }

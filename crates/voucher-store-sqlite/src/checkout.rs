@@ -33,13 +33,17 @@ use voucher_core::decision::{
 };
 use voucher_core::discount::{DiscountLevel, OrderState};
 use voucher_core::ledger::{Entry, EntryKind};
-use voucher_core::limits::{CODE_LENGTH_MAX, REDEEMABLES_PER_REQUEST_MAX};
+use voucher_core::limits::{
+    CODE_LENGTH_MAX, QUALIFICATION_CANDIDATES_MAX, REDEEMABLES_PER_REQUEST_MAX,
+};
 use voucher_core::order::Customer;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
-    ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
+    ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
+    QualificationResult, QualifiedRecord, RedemptionQuery, RedemptionRecord, RedemptionResult,
+    RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
 };
+use voucher_core::qualification::{self, QualifyError};
 use voucher_core::stacking::{
     self, ApplicationMode, EntryStatus, SkipReason, SortingRule, StackEntry, StackError,
     StackRedemption, StackValidation,
@@ -1877,6 +1881,134 @@ fn list_redemptions(
     Ok(paging.page(rows, count(total)?))
 }
 
+/// The candidates of a qualification: the codes published to the customer
+/// (`holder`), then the public codes of STANDALONE discount campaigns,
+/// newest first, at most [`QUALIFICATION_CANDIDATES_MAX`] in all.
+fn qualification_codes(
+    conn: &Connection,
+    project: ProjectId,
+    holder: Option<i64>,
+) -> Result<Vec<String>, StoreError> {
+    let max = i64::try_from(QUALIFICATION_CANDIDATES_MAX).unwrap_or(i64::MAX);
+    let mut codes: Vec<String> = Vec::new();
+    if let Some(holder) = holder {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT code FROM vouchers WHERE project_id = ?1 AND holder_id = ?2
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .store()?;
+        let rows = stmt
+            .query_map(params![project.0, holder, max], |r| r.get::<_, String>(0))
+            .store()?;
+        for code in rows {
+            codes.push(code.store()?);
+        }
+    }
+    let left = max.saturating_sub(count_i64(codes.len()));
+    if left > 0 {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT v.code FROM campaigns c JOIN vouchers v
+                   ON v.project_id = c.project_id AND v.campaign_id = c.id
+                 WHERE c.project_id = ?1 AND c.kind = 'STANDALONE'
+                   AND v.type = 'DISCOUNT_VOUCHER'
+                 ORDER BY v.id DESC LIMIT ?2",
+            )
+            .store()?;
+        let rows = stmt
+            .query_map(params![project.0, left], |r| r.get::<_, String>(0))
+            .store()?;
+        for code in rows {
+            let code = code.store()?;
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+    }
+    Ok(codes)
+}
+
+fn count_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn qualify_in(
+    conn: &Connection,
+    project_id: ProjectId,
+    request: &QualificationRequest,
+) -> Result<QualificationResult, StoreError> {
+    let project = load_project(conn, project_id)?;
+    // The customer as stored, with the engine id the holders are matched
+    // against (a request's source id is resolved, never trusted as an id).
+    let (customer_row, customer) = match &request.customer {
+        None => (None, Customer::default()),
+        Some(spec) => match lookup_customer(conn, project.id, spec)? {
+            Some(row) => {
+                let mut merged = row.record.spec.clone();
+                merge(&mut merged, spec);
+                let mut customer = core_customer(&merged);
+                customer.id = Some(row.record.id.clone());
+                (Some(row.id), customer)
+            }
+            None => {
+                let mut customer = core_customer(spec);
+                customer.id = None;
+                (None, customer)
+            }
+        },
+    };
+    let codes = qualification_codes(conn, project.id, customer_row)?;
+    let mut loaded: Vec<(DecisionInputs, Counters)> = Vec::with_capacity(codes.len());
+    for code in &codes {
+        if let Some(inputs) = decision_inputs(conn, &project, code)? {
+            let counters = counters(conn, project.id, &inputs, customer_row)?;
+            loaded.push((inputs, counters));
+        }
+    }
+    let candidates: Vec<Candidate<'_>> = loaded
+        .iter()
+        .map(|(inputs, counters)| Candidate {
+            voucher: &inputs.voucher,
+            campaign: inputs.campaign.as_ref(),
+            counters: *counters,
+        })
+        .collect();
+    let dp = project.decision_project();
+    let checkout = Checkout {
+        order: &request.order,
+        customer: &customer,
+        now: request.now,
+    };
+    let refused = |refusal: Refusal| StoreError::Refused {
+        refusal,
+        failure_id: None,
+    };
+    let order = initial_state(&dp, &checkout).map_err(refused)?;
+    let found = qualification::qualify(&dp, &candidates, &checkout, request.sorting, request.limit)
+        .map_err(|e| match e {
+            QualifyError::Input(refusal) => refused(refusal),
+            QualifyError::TooManyCandidates => invalid("invalid_payload", e.to_string()),
+        })?;
+    let qualified = found
+        .qualified
+        .into_iter()
+        .filter_map(|q| {
+            let (inputs, _) = loaded.get(q.index)?;
+            Some(QualifiedRecord {
+                voucher: inputs.voucher_row.record.clone(),
+                outcome: q.outcome,
+                order: q.order,
+            })
+        })
+        .collect();
+    Ok(QualificationResult {
+        qualified,
+        total: count(count_i64(found.total))?,
+        order,
+    })
+}
+
 impl CheckoutStore for SqliteStore {
     fn validate(
         &self,
@@ -1917,6 +2049,14 @@ impl CheckoutStore for SqliteStore {
     ) -> Result<RollbackRecord, StoreError> {
         let request = request.clone();
         self.write(move |conn| rollback_in(conn, project, &request))
+    }
+
+    fn qualify(
+        &self,
+        project: ProjectId,
+        request: &QualificationRequest,
+    ) -> Result<QualificationResult, StoreError> {
+        self.read(|conn| qualify_in(conn, project, request))
     }
 
     fn redemption(&self, project: ProjectId, id: &str) -> Result<RedemptionRecord, StoreError> {

@@ -1008,3 +1008,41 @@ pub struct CampaignSummary {
     /// Successful redemptions per UTC day.
     pub redemptions_per_day: BTreeMap<NaiveDate, u64>,
 }
+
+/// A qualification request: which of the codes this customer may know
+/// apply to this order (reference §2.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QualificationRequest {
+    /// The order.
+    pub order: Order,
+    /// The customer, if known (by id or source id; never upserted).
+    pub customer: Option<CustomerSpec>,
+    /// How the qualified codes are ordered.
+    pub sorting: crate::qualification::Sorting,
+    /// Most codes returned (capped at the core's limit).
+    pub limit: usize,
+    /// Now, as the caller's clock says.
+    pub now: DateTime<Utc>,
+}
+
+/// One qualified code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualifiedRecord {
+    /// The voucher.
+    pub voucher: VoucherRecord,
+    /// What it would do.
+    pub outcome: crate::decision::Outcome,
+    /// The order with it applied.
+    pub order: OrderState,
+}
+
+/// The result of a qualification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualificationResult {
+    /// The first `limit` qualified codes, in the requested order.
+    pub qualified: Vec<QualifiedRecord>,
+    /// How many qualified in all.
+    pub total: u64,
+    /// The order as given, before any code.
+    pub order: OrderState,
+}

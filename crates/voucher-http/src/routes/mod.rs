@@ -4,9 +4,11 @@
 
 pub mod async_actions;
 pub mod campaigns;
+pub(crate) mod checkout;
 pub mod client;
 pub mod customers;
 pub mod exports;
+pub mod list_params;
 pub mod publications;
 pub mod qualifications;
 pub mod redemptions;

@@ -1,10 +1,699 @@
-//! Filled in by its author.
+//! Redemption: using codes on an order, exactly once, and undoing it. The
+//! legacy `POST /v1/vouchers/{code}/redemption` (one code; a refusal is a
+//! 400 with the error body, the failed attempt recorded by the store with
+//! its `failure_code`), the stackable `POST /v1/redemptions` (a parent and
+//! one child per code), rollbacks (`/rollback` and the stacked
+//! `/rollbacks`), and the reads: one redemption, the list with its
+//! filters, and a code's entries.
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value as Json_};
+use voucher_core::money::Currency;
+use voucher_core::port::{
+    ChannelType, CheckoutMode, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord,
+    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, SortOrder,
+};
+use voucher_core::voucher::RedemptionQuantity;
 
+use crate::auth::ServerKey;
+use crate::error::ApiError;
+use crate::routes::checkout::{
+    self, encode, order_snapshot_json, voucher_json, CheckoutBody, WireCustomer,
+};
+use crate::routes::validations::code_not_found;
 use crate::state::AppState;
+use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/v1/vouchers/{code}/redemption",
+            post(redeem_voucher).get(voucher_entries),
+        )
+        .route("/v1/redemptions", post(redeem_stack).get(list))
+        .route("/v1/redemptions/", post(redeem_stack).get(list))
+        .route("/v1/redemptions/{id}", axum::routing::get(get_one))
+        .route("/v1/redemptions/{id}/rollback", post(rollback_one))
+        .route("/v1/redemptions/{id}/rollbacks", post(rollback_stack))
+}
+
+/// `?tracking_id=` of the legacy redeem.
+#[derive(Debug, Default, Deserialize)]
+struct TrackingQuery {
+    tracking_id: Option<String>,
+}
+
+async fn redeem_voucher(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(code): Path<String>,
+    WireQuery(query): WireQuery<TrackingQuery>,
+    JsonBody(mut body): JsonBody<CheckoutBody>,
+) -> Result<Json<Json_>, ApiError> {
+    if body.tracking_id.is_none() {
+        body.tracking_id = query.tracking_id;
+    }
+    legacy(&state, key.project, code, body, ChannelType::Api)
+        .await
+        .map(Json)
+}
+
+async fn redeem_stack(
+    State(state): State<AppState>,
+    key: ServerKey,
+    JsonBody(body): JsonBody<CheckoutBody>,
+) -> Result<Json<Json_>, ApiError> {
+    stacked(&state, key.project, body, ChannelType::Api)
+        .await
+        .map(Json)
+}
+
+/// The legacy redemption of one code, shared with `POST /client/v1/redeem`.
+pub(crate) async fn legacy(
+    state: &AppState,
+    project: ProjectId,
+    code: String,
+    body: CheckoutBody,
+    channel: ChannelType,
+) -> Result<Json_, ApiError> {
+    let currency = checkout::project(state, project).await?.spec.currency;
+    let redeemables = checkout::legacy_redeemable(code.clone(), &body, currency)?;
+    let request = checkout::request(
+        &body,
+        CheckoutMode::Legacy,
+        redeemables,
+        currency,
+        channel,
+        state.now(),
+    )?;
+    let record = state
+        .store(move |store| store.redeem(project, &request))
+        .await
+        .map_err(|e| {
+            // An unknown code is recorded (`resource_not_found`) and
+            // answered as the reference's 404.
+            if e.key == "resource_not_found" {
+                code_not_found(&code)
+            } else {
+                e
+            }
+        })?;
+    Ok(redemption_json(&record, currency))
+}
+
+/// The stacked redemption, shared with `POST /client/v1/redemptions`.
+pub(crate) async fn stacked(
+    state: &AppState,
+    project: ProjectId,
+    body: CheckoutBody,
+    channel: ChannelType,
+) -> Result<Json_, ApiError> {
+    let currency = checkout::project(state, project).await?.spec.currency;
+    let redeemables = checkout::redeemables(body.redeemables.as_deref(), currency)?;
+    let request = checkout::request(
+        &body,
+        CheckoutMode::Stacked,
+        redeemables,
+        currency,
+        channel,
+        state.now(),
+    )?;
+    let parent = state
+        .store(move |store| store.redeem(project, &request))
+        .await?;
+    Ok(stacked_json(&parent, currency))
+}
+
+fn stacked_json(parent: &RedemptionRecord, currency: Currency) -> Json_ {
+    let (succeeded, failed): (Vec<_>, Vec<_>) = parent
+        .children
+        .iter()
+        .partition(|c| c.result == RedemptionResult::Success);
+    let inapplicable: Vec<Json_> = failed
+        .iter()
+        .map(|child| {
+            let code = child.code.clone().unwrap_or_default();
+            let error = match &child.failure {
+                Some(refusal) => ApiError::refused(refusal, Some(&child.id)).body(),
+                None => json!(null),
+            };
+            json!({
+                "status": "INAPPLICABLE", "id": code, "object": "voucher",
+                "result": {"error": error},
+            })
+        })
+        .collect();
+    let children: Vec<Json_> = succeeded
+        .iter()
+        .map(|c| redemption_json(c, currency))
+        .collect();
+    let mut order = order_snapshot_json(&parent.order, currency);
+    order["redemptions"] = json!({
+        parent.id.clone(): {
+            "date": wire::timestamp(parent.created_at),
+            "related_object_type": "redemption",
+            "related_object_id": parent.id,
+            "stacked": succeeded.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        }
+    });
+    json!({
+        "redemptions": children,
+        "parent_redemption": redemption_json(parent, currency),
+        "order": order,
+        "inapplicable_redeemables": inapplicable,
+        "skipped_redeemables": [],
+    })
+}
+
+fn channel_json(channel: ChannelType) -> Json_ {
+    let kind = match channel {
+        ChannelType::User => "USER",
+        ChannelType::Api | ChannelType::ClientApi => "API",
+    };
+    json!({"channel_type": kind})
+}
+
+fn customer_json(customer: Option<&(String, Option<String>)>) -> Json_ {
+    match customer {
+        Some((id, source_id)) => json!({"id": id, "source_id": source_id, "object": "customer"}),
+        None => Json_::Null,
+    }
+}
+
+/// A redemption (or, for an `rr_` id, a rollback read back as one).
+pub(crate) fn redemption_json(r: &RedemptionRecord, currency: Currency) -> Json_ {
+    if r.id.starts_with("rr_") {
+        return rollback_read_json(r, currency);
+    }
+    let is_parent = r.parent_id.is_none() && r.voucher_id.is_none() && r.code.is_none();
+    let status = match r.state {
+        RedemptionState::Succeeded => "SUCCEEDED",
+        RedemptionState::Failed => "FAILED",
+        RedemptionState::RolledBack => "ROLLED_BACK",
+    };
+    let mut v = Map::new();
+    v.insert("id".into(), json!(r.id));
+    v.insert("object".into(), json!("redemption"));
+    v.insert("date".into(), json!(wire::timestamp(r.created_at)));
+    v.insert(
+        "customer_id".into(),
+        json!(r.customer.as_ref().map(|c| &c.0)),
+    );
+    v.insert("tracking_id".into(), json!(r.tracking_id));
+    v.insert("metadata".into(), wire::metadata_json(&r.metadata));
+    v.insert(
+        "amount".into(),
+        json!(wire::to_wire(r.amount_minor, currency)),
+    );
+    if let Some(parent) = &r.parent_id {
+        v.insert("redemption".into(), json!(parent));
+    }
+    v.insert(
+        "result".into(),
+        json!(match r.result {
+            RedemptionResult::Success => "SUCCESS",
+            RedemptionResult::Failure => "FAILURE",
+        }),
+    );
+    v.insert("status".into(), json!(status));
+    if let Some(refusal) = &r.failure {
+        v.insert("failure_code".into(), json!(refusal.reason.key()));
+        v.insert(
+            "failure_message".into(),
+            json!(refusal
+                .rule_message
+                .as_deref()
+                .unwrap_or(refusal.reason.message())),
+        );
+    }
+    v.insert("order".into(), order_snapshot_json(&r.order, currency));
+    v.insert("channel".into(), channel_json(r.channel));
+    v.insert("customer".into(), customer_json(r.customer.as_ref()));
+    if is_parent {
+        v.insert("related_object_type".into(), json!("redemption"));
+        v.insert("related_object_id".into(), json!(r.id));
+        v.insert(
+            "related_redemptions".into(),
+            json!({"redemptions": [], "rollbacks": []}),
+        );
+    } else {
+        v.insert("related_object_type".into(), json!("voucher"));
+        if let Some(id) = &r.voucher_id {
+            v.insert("related_object_id".into(), json!(id));
+        }
+    }
+    if let Some(voucher) = &r.voucher_after {
+        v.insert("voucher".into(), voucher_json(voucher, currency));
+        if checkout::gift_json(voucher, currency).is_some() {
+            v.insert(
+                "gift".into(),
+                json!({"amount": wire::to_wire(r.amount_minor, currency)}),
+            );
+        }
+    }
+    if let Some(rollback) = &r.rollback_id {
+        v.insert("rollback_id".into(), json!(rollback));
+    }
+    Json_::Object(v)
+}
+
+/// The fields every rollback answer shares.
+struct RollbackView<'a> {
+    id: &'a str,
+    redemption_id: &'a str,
+    reason: Option<&'a str>,
+    tracking_id: Option<&'a str>,
+    metadata: Json_,
+    amount_minor: i64,
+    customer: Option<&'a (String, Option<String>)>,
+    order: &'a voucher_core::port::OrderSnapshot,
+    channel: ChannelType,
+    voucher: Option<&'a voucher_core::port::VoucherRecord>,
+    parent: bool,
+    created_at: DateTime<Utc>,
+}
+
+fn rollback_view_json(r: &RollbackView<'_>, currency: Currency) -> Json_ {
+    let credits = wire::to_wire(r.amount_minor, currency).saturating_neg();
+    let mut v = json!({
+        "id": r.id,
+        "object": "redemption_rollback",
+        "date": wire::timestamp(r.created_at),
+        "customer_id": r.customer.map(|c| &c.0),
+        "tracking_id": r.tracking_id,
+        "metadata": r.metadata,
+        "amount": credits,
+        "redemption": r.redemption_id,
+        "reason": r.reason,
+        "result": "SUCCESS",
+        "status": "SUCCEEDED",
+        "order": order_snapshot_json(r.order, currency),
+        "channel": channel_json(r.channel),
+        "customer": customer_json(r.customer),
+        "related_object_type": if r.parent { "redemption" } else { "voucher" },
+    });
+    if r.parent {
+        v["related_object_id"] = json!(r.id);
+    } else if let Some(voucher) = r.voucher {
+        v["related_object_id"] = json!(voucher.id);
+    }
+    if let Some(voucher) = r.voucher {
+        v["voucher"] = voucher_json(voucher, currency);
+        if checkout::gift_json(voucher, currency).is_some() {
+            v["gift"] = json!({"amount": credits});
+        }
+    }
+    v
+}
+
+/// A rollback read back through `GET /v1/redemptions/rr_...`.
+fn rollback_read_json(r: &RedemptionRecord, currency: Currency) -> Json_ {
+    rollback_view_json(
+        &RollbackView {
+            id: &r.id,
+            redemption_id: r.parent_id.as_deref().unwrap_or_default(),
+            reason: None,
+            tracking_id: r.tracking_id.as_deref(),
+            metadata: wire::metadata_json(&r.metadata),
+            amount_minor: r.amount_minor,
+            customer: r.customer.as_ref(),
+            order: &r.order,
+            channel: r.channel,
+            voucher: r.voucher_after.as_ref(),
+            parent: !r.children.is_empty(),
+            created_at: r.created_at,
+        },
+        currency,
+    )
+}
+
+fn rollback_json(r: &RollbackRecord, request: &RollbackRequest, currency: Currency) -> Json_ {
+    rollback_view_json(
+        &RollbackView {
+            id: &r.id,
+            redemption_id: &r.redemption_id,
+            reason: r.reason.as_deref(),
+            tracking_id: request.tracking_id.as_deref(),
+            metadata: wire::metadata_json(&request.metadata),
+            amount_minor: r.amount_minor,
+            customer: r.customer.as_ref(),
+            order: &r.order,
+            channel: r.channel,
+            voucher: r.voucher_after.as_ref(),
+            parent: !r.children.is_empty(),
+            created_at: r.created_at,
+        },
+        currency,
+    )
+}
+
+/// `?reason=&tracking_id=` of a rollback (the JS and Python SDKs send them
+/// in the query).
+#[derive(Debug, Default, Deserialize)]
+struct RollbackQuery {
+    reason: Option<String>,
+    tracking_id: Option<String>,
+}
+
+/// A rollback's body (`{reason?, tracking_id?, customer?, metadata?}`).
+#[derive(Debug, Default, Deserialize)]
+struct RollbackBody {
+    reason: Option<String>,
+    tracking_id: Option<String>,
+    #[allow(dead_code)]
+    customer: Option<WireCustomer>,
+    metadata: Option<Json_>,
+}
+
+fn rollback_request(
+    id: String,
+    query: RollbackQuery,
+    body: RollbackBody,
+    now: DateTime<Utc>,
+) -> Result<RollbackRequest, ApiError> {
+    Ok(RollbackRequest {
+        redemption_id: id,
+        reason: query.reason.or(body.reason),
+        tracking_id: query.tracking_id.or(body.tracking_id),
+        metadata: wire::metadata(body.metadata)?,
+        channel: ChannelType::Api,
+        now,
+    })
+}
+
+async fn rollback_one(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(id): Path<String>,
+    WireQuery(query): WireQuery<RollbackQuery>,
+    JsonBody(body): JsonBody<RollbackBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let project = key.project;
+    let currency = checkout::project(&state, project).await?.spec.currency;
+    let request = rollback_request(id, query, body, state.now())?;
+    let sent = request.clone();
+    let rollback = state
+        .store(move |store| store.rollback(project, &sent))
+        .await?;
+    Ok(Json(rollback_json(&rollback, &request, currency)))
+}
+
+async fn rollback_stack(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(id): Path<String>,
+    WireQuery(query): WireQuery<RollbackQuery>,
+    JsonBody(body): JsonBody<RollbackBody>,
+) -> Result<Json<Json_>, ApiError> {
+    let project = key.project;
+    let currency = checkout::project(&state, project).await?.spec.currency;
+    let lookup = id.clone();
+    let redemption = state
+        .store(move |store| store.redemption(project, &lookup))
+        .await?;
+    if redemption.children.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_redemption_parent",
+            format!("{id} is not the parent of a stacked redemption"),
+        ));
+    }
+    let request = rollback_request(id, query, body, state.now())?;
+    let sent = request.clone();
+    let parent = state
+        .store(move |store| store.rollback(project, &sent))
+        .await?;
+    let children: Vec<Json_> = parent
+        .children
+        .iter()
+        .map(|c| rollback_json(c, &request, currency))
+        .collect();
+    let mut order = order_snapshot_json(&parent.order, currency);
+    order["status"] = json!("CANCELED");
+    Ok(Json(json!({
+        "rollbacks": children,
+        "parent_rollback": rollback_json(&parent, &request, currency),
+        "order": order,
+    })))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(id): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let project = key.project;
+    let currency = checkout::project(&state, project).await?.spec.currency;
+    let record = state
+        .store(move |store| store.redemption(project, &id))
+        .await?;
+    Ok(Json(redemption_json(&record, currency)))
+}
+
+/// `{before, after}` of a date filter.
+#[derive(Debug, Default, Deserialize)]
+struct DateRange {
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// The redemption list's query: paging (page or cursor), the shortcuts
+/// (`campaign`, `customer`, `result`, `voucher_code`, `failure_code`), the
+/// `order` sort (or an order id), `created_at[before|after]`, and the
+/// advanced `filters[<field>][conditions][$is|$in]`.
+#[derive(Debug, Default, Deserialize)]
+struct ListParams {
+    limit: Option<String>,
+    page: Option<String>,
+    starting_after: Option<String>,
+    starting_after_id: Option<String>,
+    result: Option<String>,
+    campaign: Option<String>,
+    customer: Option<String>,
+    voucher_code: Option<String>,
+    failure_code: Option<String>,
+    order: Option<String>,
+    created_at: Option<DateRange>,
+    filters: Option<Json_>,
+}
+
+/// The sort keys of the redemption list.
+const SORT_KEYS: [&str; 5] = [
+    "created_at",
+    "id",
+    "voucher_code",
+    "tracking_id",
+    "customer_id",
+];
+
+fn bad_query(details: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_query_params", details)
+}
+
+fn number(name: &str, text: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(default),
+        Some(t) => t
+            .parse()
+            .map_err(|_| bad_query(format!("{name} must be a positive integer"))),
+    }
+}
+
+/// A date or instant of a query (`2024-01-01`, RFC 3339; a `+` of an offset
+/// may arrive decoded as a space).
+fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    let text = text.trim().replace(' ', "+");
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| bad_query(format!("{name} must be an ISO 8601 date")))
+}
+
+/// The first value of `filters[field][conditions][$is|$in]`.
+fn filter(filters: Option<&Json_>, field: &str) -> Option<String> {
+    let conditions = filters?.get(field)?.get("conditions")?;
+    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
+    let first = match value {
+        Json_::Array(items) => items.first()?.clone(),
+        Json_::Object(items) => items.values().next()?.clone(),
+        other => other.clone(),
+    };
+    match first {
+        // Python sends a list as its repr: `['a', 'b']`.
+        Json_::String(s) => Some(
+            s.trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_matches('\'')
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
+    match text {
+        "SUCCESS" => Ok(RedemptionResult::Success),
+        "FAILURE" => Ok(RedemptionResult::Failure),
+        other => Err(bad_query(format!(
+            "result must be SUCCESS or FAILURE, not {other:?}"
+        ))),
+    }
+}
+
+impl ListParams {
+    fn to_query(&self) -> Result<RedemptionQuery, ApiError> {
+        let filters = self.filters.as_ref();
+        let mut list = ListQuery {
+            limit: number("limit", self.limit.as_deref(), 10)?,
+            page: number("page", self.page.as_deref(), 1)?,
+            starting_after: self
+                .starting_after
+                .clone()
+                .or_else(|| self.starting_after_id.clone()),
+            ..ListQuery::default()
+        };
+        // `order` is the sort of the Python SDK (`-created_at`, `id`,
+        // `voucher_code`, ...: ascending ones list oldest first, the others
+        // newest first), or else an order's id or source id.
+        let mut order = None;
+        match self.order.as_deref() {
+            None => {}
+            Some("created_at" | "id") => list.order = SortOrder::OldestFirst,
+            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {}
+            Some(other) => order = Some(other.to_owned()),
+        }
+        if let Some(range) = &self.created_at {
+            if let Some(t) = &range.before {
+                list.created_before = Some(instant("created_at[before]", t)?);
+            }
+            if let Some(t) = &range.after {
+                list.created_after = Some(instant("created_at[after]", t)?);
+            }
+        }
+        let result = self
+            .result
+            .clone()
+            .or_else(|| filter(filters, "result"))
+            .map(|r| result_of(&r))
+            .transpose()?;
+        Ok(RedemptionQuery {
+            list,
+            campaign: self
+                .campaign
+                .clone()
+                .or_else(|| filter(filters, "campaign_name")),
+            customer: self
+                .customer
+                .clone()
+                .or_else(|| filter(filters, "customer_id")),
+            result,
+            failure_code: self
+                .failure_code
+                .clone()
+                .or_else(|| filter(filters, "failure_code")),
+            code: self
+                .voucher_code
+                .clone()
+                .or_else(|| filter(filters, "voucher_code")),
+            order,
+        })
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    key: ServerKey,
+    WireQuery(params): WireQuery<ListParams>,
+) -> Result<Json<Json_>, ApiError> {
+    let project = key.project;
+    let query = params.to_query()?;
+    let currency = checkout::project(&state, project).await?.spec.currency;
+    let page = state
+        .store(move |store| store.redemptions(project, &query))
+        .await?;
+    let items = page
+        .items
+        .iter()
+        .map(|r| redemption_json(r, currency))
+        .collect();
+    let mut body = wire::old_list("redemptions", items, page.total);
+    body["has_more"] = json!(page.has_more);
+    if let Some(next) = page.next_cursor {
+        body["more_starting_after"] = json!(next);
+    }
+    Ok(Json(body))
+}
+
+/// Most entries `GET /v1/vouchers/{code}/redemption` lists.
+const VOUCHER_ENTRIES_MAX: usize = 1000;
+/// Entries read per store call while listing them.
+const VOUCHER_ENTRIES_PAGE: u32 = 100;
+
+async fn voucher_entries(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(code): Path<String>,
+) -> Result<Json<Json_>, ApiError> {
+    let project = key.project;
+    let currency = checkout::project(&state, project).await?.spec.currency;
+    let voucher = state
+        .store(move |store| store.voucher(project, &code))
+        .await?;
+    let code = voucher.code.as_str().to_owned();
+    let mut entries: Vec<Json_> = Vec::new();
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    // Newest first, a bounded number of pages.
+    for _ in 0..VOUCHER_ENTRIES_MAX.div_ceil(VOUCHER_ENTRIES_PAGE as usize) {
+        let query = RedemptionQuery {
+            list: ListQuery {
+                limit: VOUCHER_ENTRIES_PAGE,
+                starting_after: cursor.clone(),
+                ..ListQuery::default()
+            },
+            code: Some(code.clone()),
+            ..RedemptionQuery::default()
+        };
+        let page = state
+            .store(move |store| store.redemptions(project, &query))
+            .await?;
+        if cursor.is_none() {
+            total = page.total;
+        }
+        entries.extend(
+            page.items
+                .iter()
+                .take(VOUCHER_ENTRIES_MAX - entries.len())
+                .map(|r| redemption_json(r, currency)),
+        );
+        match page.next_cursor {
+            Some(next) if page.has_more && entries.len() < VOUCHER_ENTRIES_MAX => {
+                cursor = Some(next);
+            }
+            _ => break,
+        }
+    }
+    Ok(Json(json!({
+        "quantity": match voucher.quantity {
+            RedemptionQuantity::Limited(q) => json!(q),
+            RedemptionQuantity::Unlimited => Json_::Null,
+        },
+        "redeemed_quantity": voucher.redeemed_quantity,
+        "object": "list",
+        "url": format!("/v1/vouchers/{}/redemption?page=1&limit=10", encode(&code)),
+        "data_ref": "redemption_entries",
+        "total": total,
+        "redemption_entries": entries,
+    })))
 }

@@ -1,10 +1,295 @@
-//! Filled in by its author.
+//! Validation: may these codes be used on this order? The legacy
+//! `POST /v1/vouchers/{code}/validate` (one code; a refusal is a 200 with
+//! `valid:false`, a human `reason` and the error with its stable key) and
+//! the stackable `POST /v1/validations` (1..=30 redeemables under the
+//! project's stacking rules; an unknown code is an INAPPLICABLE redeemable
+//! with the `resource_not_found` error). Nothing changes: the store decides
+//! through the engine and counts the validation.
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value as Json_};
+use voucher_core::decision::{Outcome, Reason, Refusal};
+use voucher_core::money::Currency;
+use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutMode, CheckoutResult, ProjectId};
+use voucher_core::stacking::{EntryStatus, SkipReason};
 
+use crate::auth::ServerKey;
+use crate::error::ApiError;
+use crate::routes::checkout::{
+    self, discount_json, empty_targets, order_state_json, CheckoutBody, OrderEcho,
+};
 use crate::state::AppState;
+use crate::wire::{self, JsonBody};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/vouchers/{code}/validate", post(validate_voucher))
+        .route("/v1/validations", post(validate_stack))
+        .route("/v1/validations/", post(validate_stack))
+}
+
+async fn validate_voucher(
+    State(state): State<AppState>,
+    key: ServerKey,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<CheckoutBody>,
+) -> Result<Json<Json_>, ApiError> {
+    legacy(&state, key.project, code, body, ChannelType::Api)
+        .await
+        .map(Json)
+}
+
+async fn validate_stack(
+    State(state): State<AppState>,
+    key: ServerKey,
+    JsonBody(body): JsonBody<CheckoutBody>,
+) -> Result<Json<Json_>, ApiError> {
+    stacked(&state, key.project, body, ChannelType::Api)
+        .await
+        .map(Json)
+}
+
+/// 404 for a code that does not exist, in the reference's shape.
+pub(crate) fn code_not_found(code: &str) -> ApiError {
+    ApiError::not_found("voucher", code)
+}
+
+/// A refusal as the error the wire shows: an unknown code is 404
+/// `not_found`, the rest 400 with the refusal's key.
+pub(crate) fn refusal_error(refusal: &Refusal, failure_id: Option<&str>, code: &str) -> ApiError {
+    if refusal.reason == Reason::ResourceNotFound {
+        code_not_found(code)
+    } else {
+        ApiError::refused(refusal, failure_id)
+    }
+}
+
+/// The legacy validation of one code, shared with `GET /client/v1/validate`.
+pub(crate) async fn legacy(
+    state: &AppState,
+    project: ProjectId,
+    code: String,
+    body: CheckoutBody,
+    channel: ChannelType,
+) -> Result<Json_, ApiError> {
+    let record = checkout::project(state, project).await?;
+    let currency = record.spec.currency;
+    let redeemables = checkout::legacy_redeemable(code.clone(), &body, currency)?;
+    let request = checkout::request(
+        &body,
+        CheckoutMode::Legacy,
+        redeemables,
+        currency,
+        channel,
+        state.now(),
+    )?;
+    let answer = state
+        .store(move |store| store.validate(project, &request))
+        .await;
+    let echo = OrderEcho::of(&body);
+    let refused = |refusal: &Refusal| {
+        let error = refusal_error(refusal, None, &code);
+        json!({
+            "valid": false,
+            "reason": refusal.reason.message(),
+            "error": error.body(),
+            "code": code,
+            "tracking_id": body.tracking_id,
+            "metadata": body.metadata.clone().filter(Json_::is_object).unwrap_or_else(|| json!({})),
+        })
+    };
+    // An order too broken to answer with (a negative amount, a bad
+    // quantity) is bad input: the store's error, a 400 with its key.
+    let result = answer?;
+    let Some(entry) = result.entries.first() else {
+        return Err(ApiError::invalid_payload("no code to validate"));
+    };
+    match &entry.status {
+        EntryStatus::Applicable(outcome) => Ok(legacy_valid(
+            entry, outcome, &result, &echo, &body, currency,
+        )),
+        EntryStatus::Inapplicable(refusal) if refusal.reason == Reason::ResourceNotFound => {
+            Err(code_not_found(&code))
+        }
+        EntryStatus::Inapplicable(refusal) => Ok(refused(refusal)),
+        EntryStatus::Skipped(reason) => Ok(refused(&Refusal {
+            reason: Reason::RedemptionRulesViolated,
+            rule_message: None,
+            details: Some(reason.key().to_owned()),
+        })),
+    }
+}
+
+fn legacy_valid(
+    entry: &CheckoutEntry,
+    outcome: &Outcome,
+    result: &CheckoutResult,
+    echo: &OrderEcho,
+    body: &CheckoutBody,
+    currency: Currency,
+) -> Json_ {
+    let voucher = entry.voucher.as_ref();
+    let mut v = json!({
+        "valid": true,
+        "code": entry.code,
+        "order": order_state_json(echo, &result.order, Some(outcome.applied()), currency),
+        "applicable_to": empty_targets(),
+        "inapplicable_to": empty_targets(),
+        "tracking_id": body.tracking_id,
+        "campaign": voucher.and_then(|v| v.campaign.as_ref()).map(|c| c.1.clone()),
+        "campaign_id": voucher.and_then(|v| v.campaign.as_ref()).map(|c| c.0.clone()),
+        "metadata": voucher.map_or_else(|| json!({}), |v| wire::metadata_json(&v.metadata)),
+    });
+    if let Some((key, value)) = voucher.and_then(|voucher| benefit_json(voucher, outcome, currency))
+    {
+        v[key] = value;
+    }
+    v
+}
+
+/// What the code is worth here: its discount, or the gift card's credits.
+fn benefit_json(
+    voucher: &voucher_core::port::VoucherRecord,
+    outcome: &Outcome,
+    currency: Currency,
+) -> Option<(&'static str, Json_)> {
+    match outcome {
+        Outcome::Discount(_) => discount_json(&voucher.benefit).map(|d| ("discount", d)),
+        Outcome::Gift { credits_minor, .. } => {
+            let mut gift = checkout::gift_json(voucher, currency)?;
+            gift["credits"] = json!(wire::to_wire(*credits_minor, currency));
+            Some(("gift", gift))
+        }
+    }
+}
+
+/// The error body of an inapplicable redeemable.
+fn entry_error(entry: &CheckoutEntry, refusal: &Refusal) -> Json_ {
+    if refusal.reason == Reason::ResourceNotFound {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "resource_not_found",
+            "Resource not found",
+        )
+        .with_details(format!("Cannot find voucher with id {}", entry.code))
+        .with_resource(entry.code.clone(), "voucher")
+        .body()
+    } else {
+        ApiError::refused(refusal, None).body()
+    }
+}
+
+fn skip_message(reason: SkipReason) -> &'static str {
+    match reason {
+        SkipReason::ApplicableRedeemablesLimitExceeded => "Applicable redeemables limit exceeded",
+        SkipReason::ApplicableRedeemablesPerCategoryLimitExceeded => {
+            "Applicable redeemables per category limit exceeded"
+        }
+        SkipReason::ApplicableExclusiveRedeemablesLimitExceeded => {
+            "Applicable exclusive redeemables limit exceeded"
+        }
+        SkipReason::ApplicableExclusiveRedeemablesPerCategoryLimitExceeded => {
+            "Applicable exclusive redeemables per category limit exceeded"
+        }
+        SkipReason::ExclusionRulesNotMet => "Redeemable cannot be applied due to exclusion rules",
+        SkipReason::PrecedingValidationFailed => {
+            "Redeemable cannot be applied due to preceding validation failure"
+        }
+        SkipReason::NoEffect => "Redeemable has no effect on the order",
+    }
+}
+
+/// One redeemable of a stacked answer.
+pub(crate) fn entry_json(entry: &CheckoutEntry, currency: Currency) -> Json_ {
+    let voucher = entry.voucher.as_ref();
+    let (status, result) = match &entry.status {
+        EntryStatus::Applicable(outcome) => {
+            let mut result = json!({});
+            if let Some((key, value)) = voucher.and_then(|v| benefit_json(v, outcome, currency)) {
+                result[key] = value;
+            }
+            ("APPLICABLE", result)
+        }
+        EntryStatus::Inapplicable(refusal) => (
+            "INAPPLICABLE",
+            json!({"error": entry_error(entry, refusal)}),
+        ),
+        EntryStatus::Skipped(reason) => (
+            "SKIPPED",
+            json!({"details": {"key": reason.key(), "message": skip_message(*reason)}}),
+        ),
+    };
+    let mut v = json!({
+        "status": status,
+        "id": entry.code,
+        "object": "voucher",
+        "result": result,
+        "metadata": voucher.map_or_else(|| json!({}), |v| wire::metadata_json(&v.metadata)),
+        "categories": [],
+    });
+    if matches!(entry.status, EntryStatus::Applicable(_)) {
+        v["applicable_to"] = empty_targets();
+        v["inapplicable_to"] = empty_targets();
+    }
+    if let Some((id, name)) = voucher.and_then(|v| v.campaign.as_ref()) {
+        v["campaign_id"] = json!(id);
+        v["campaign_name"] = json!(name);
+    }
+    v
+}
+
+/// The three lists of a stacked answer: every redeemable, the skipped ones
+/// and the inapplicable ones.
+pub(crate) fn entry_lists(entries: &[CheckoutEntry], currency: Currency) -> (Json_, Json_, Json_) {
+    let all: Vec<Json_> = entries.iter().map(|e| entry_json(e, currency)).collect();
+    let pick = |wanted: &str| -> Json_ {
+        Json_::Array(
+            all.iter()
+                .filter(|e| e["status"] == wanted)
+                .cloned()
+                .collect(),
+        )
+    };
+    let skipped = pick("SKIPPED");
+    let inapplicable = pick("INAPPLICABLE");
+    (Json_::Array(all), skipped, inapplicable)
+}
+
+/// The stacked validation, shared with `POST /client/v1/validations`.
+pub(crate) async fn stacked(
+    state: &AppState,
+    project: ProjectId,
+    body: CheckoutBody,
+    channel: ChannelType,
+) -> Result<Json_, ApiError> {
+    let record = checkout::project(state, project).await?;
+    let currency = record.spec.currency;
+    let redeemables = checkout::redeemables(body.redeemables.as_deref(), currency)?;
+    let request = checkout::request(
+        &body,
+        CheckoutMode::Stacked,
+        redeemables,
+        currency,
+        channel,
+        state.now(),
+    )?;
+    let result = state
+        .store(move |store| store.validate(project, &request))
+        .await?;
+    let echo = OrderEcho::of(&body);
+    let (redeemables, skipped, inapplicable) = entry_lists(&result.entries, currency);
+    Ok(json!({
+        "id": checkout::new_id("valid_"),
+        "valid": result.valid,
+        "redeemables": redeemables,
+        "skipped_redeemables": skipped,
+        "inapplicable_redeemables": inapplicable,
+        "order": order_state_json(&echo, &result.order, None, currency),
+        "tracking_id": body.tracking_id,
+        "stacking_rules": checkout::stacking_rules_json(&record.spec.stacking),
+    }))
 }

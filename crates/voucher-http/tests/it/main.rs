@@ -4,4 +4,10 @@
 #[allow(dead_code)]
 mod support;
 
+mod bad_requests;
+mod catalog;
+mod checkout;
+mod client_side;
+mod isolation;
+mod people;
 mod smoke;
