@@ -27,12 +27,18 @@ impl Db {
 
     /// Runs `voucher --db FILE args...` with no VOUCHER_* variables.
     fn run(&self, args: &[&str]) -> Run {
+        self.run_with(&[], args)
+    }
+
+    /// Runs `voucher --db FILE args...` with these VOUCHER_* variables only.
+    fn run_with(&self, vars: &[(&str, &str)], args: &[&str]) -> Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_voucher"));
         for (name, _) in std::env::vars() {
             if name.starts_with("VOUCHER_") {
                 command.env_remove(name);
             }
         }
+        command.envs(vars.iter().copied());
         let output = command
             .arg("--db")
             .arg(&self.path)
@@ -873,12 +879,66 @@ fn a_code_becomes_a_qr_image() {
     db.fails(&["qr", "GC-50", "-o", "gc.gif"], 2, "invalid_output");
 }
 
+/// A `voucher serve` on the file and a free port, stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Server {
+    fn start(db: &Db) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
+            .args([
+                "--db",
+                db.path.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env_remove("VOUCHER_URL")
+            .env_remove("VOUCHER_APP_ID")
+            .env_remove("VOUCHER_APP_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            match lines.next() {
+                Some(line) => {
+                    if let Some(url) = line.unwrap().strip_prefix("listening on http://") {
+                        break url.to_owned();
+                    }
+                }
+                None => {
+                    let _ = child.kill();
+                    panic!("serve stopped before listening");
+                }
+            }
+        };
+        Server { child, address }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `serve` opens the file through the same bootstrap as the scripting
 /// commands: the campaign made from the command line is there, and the
 /// server answers.
 #[test]
 fn serve_shares_the_file_and_its_default_project() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{Read, Write};
 
     let db = Db::new();
     db.ok(&[
@@ -891,39 +951,17 @@ fn serve_shares_the_file_and_its_default_project() {
         "--code",
         "FEEDMEHUMAN",
     ]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
-        .args([
-            "--db",
-            db.path.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("VOUCHER_URL")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut address = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("listening on http://") {
-            address = Some(url.to_owned());
-            break;
-        }
-    }
-    let address = address.expect("serve printed its address");
-    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let server = Server::start(&db);
+    let mut stream = std::net::TcpStream::connect(&server.address).unwrap();
     write!(
         stream,
-        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET /health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.address
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(server);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     // Serve made its keys in the project the CLI had created.
     let keys = db.json(&["keys", "list"]);
@@ -935,4 +973,134 @@ fn serve_shares_the_file_and_its_default_project() {
         "{keys}"
     );
     assert_eq!(keys.as_array().unwrap().len(), 2, "{keys}");
+}
+
+/// The checkout part of the story with `--url`, against a running server
+/// with a key made by `keys create --json`.
+#[test]
+fn the_checkout_story_runs_against_a_server_with_url() {
+    let db = Db::new();
+    db.ok(&[
+        "campaign",
+        "create",
+        "--name",
+        "Public",
+        "--percent-off",
+        "25",
+        "--code",
+        "FEEDMEHUMAN",
+    ]);
+    let start = (Utc::now() + Duration::days(400)).date_naive().to_string();
+    db.ok(&[
+        "campaign",
+        "create",
+        "--name",
+        "Spring",
+        "--percent-off",
+        "25",
+        "--code",
+        "CAT-LATER",
+        "--start",
+        &start,
+    ]);
+    db.ok(&[
+        "campaign", "create", "--name", "Cards", "--gift", "50.00", "--code", "GC-50",
+    ]);
+    let key = db.json(&["keys", "create"]);
+    let server = Server::start(&db);
+    let (id, secret, url) = (text(&key, "id"), text(&key, "secret"), server.url());
+    let vars = [
+        ("VOUCHER_URL", url.as_str()),
+        ("VOUCHER_APP_ID", id.as_str()),
+        ("VOUCHER_APP_TOKEN", secret.as_str()),
+    ];
+    let remote = |args: &[&str]| db.run_with(&vars, args);
+    let json = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let run = remote(&args);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+        run.json()
+    };
+    let fails = |args: &[&str], code: i32, key: &str| {
+        let run = remote(args);
+        assert_eq!(run.code, code, "{run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
+        assert!(
+            run.stderr.starts_with(&format!("error: {key}: ")),
+            "{run:?}"
+        );
+        run
+    };
+
+    let valid = json(&["validate", "FEEDMEHUMAN", "--amount", "40.00"]);
+    assert_eq!(
+        (text(&valid, "discount"), text(&valid, "total")),
+        ("10.00".to_owned(), "30.00".to_owned())
+    );
+    let redeemed = json(&["redeem", "FEEDMEHUMAN", "--amount", "40.00"]);
+    assert!(text(&redeemed, "id").starts_with("r_"), "{redeemed}");
+    assert_eq!(
+        json(&["voucher", "disable", "FEEDMEHUMAN"])["active"],
+        Value::Bool(false)
+    );
+    fails(
+        &["redeem", "FEEDMEHUMAN", "--amount", "40.00"],
+        1,
+        "voucher_disabled",
+    );
+    let run = fails(
+        &["validate", "CAT-LATER", "--amount", "40.00", "--json"],
+        1,
+        "voucher_not_active",
+    );
+    assert_eq!(run.json()["reason"], "voucher_not_active");
+
+    let spends: Vec<(String, String)> = (0..3)
+        .map(|_| {
+            let r = json(&["redeem", "GC-50", "--amount", "20.00"]);
+            (text(&r, "credits"), text(&r, "balance"))
+        })
+        .collect();
+    let owned = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        spends,
+        [
+            owned("20.00", "30.00"),
+            owned("20.00", "10.00"),
+            owned("10.00", "0.00")
+        ]
+    );
+    fails(
+        &["redeem", "GC-50", "--amount", "20.00"],
+        1,
+        "gift_amount_exceeded",
+    );
+    fails(&["validate", "NOPE", "--amount", "1"], 3, "not_found");
+
+    // The same failures, read from the file.
+    drop(server);
+    let failed = db.json(&["redemptions", "list", "--result", "failure"]);
+    let mut reasons: Vec<String> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| text(r, "reason"))
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["gift_amount_exceeded", "voucher_disabled"]);
+
+    // A wrong key, no server, a command not available remotely: exit 4.
+    let server = Server::start(&db);
+    let url = server.url();
+    let wrong = [
+        ("VOUCHER_URL", url.as_str()),
+        ("VOUCHER_APP_ID", id.as_str()),
+        ("VOUCHER_APP_TOKEN", "wrong"),
+    ];
+    let run = db.run_with(&wrong, &["voucher", "show", "GC-50"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    fails(&["campaign", "list"], 4, "remote_unsupported");
+    drop(server);
+    fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }

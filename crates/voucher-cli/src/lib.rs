@@ -1,6 +1,6 @@
 //! The `voucher` command line: runs the HTTP server and scripts campaigns,
-//! codes and redemptions on the local database file (`--url`, a running
-//! server, is refused until the remote mode exists).
+//! codes and redemptions on the local database file, or, with `--url`, the
+//! checkout and code commands against a running server ([`remote`]).
 //!
 //! Every command opens the file the same way ([`bootstrap`]): created and
 //! migrated when missing, with the `default` project. The commands
@@ -20,6 +20,7 @@ mod output;
 mod progress;
 mod qr;
 mod redemptions;
+mod remote;
 mod serve;
 mod session;
 mod voucher_cmd;
@@ -170,6 +171,11 @@ fn usage_error(err: &clap::Error) -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Failure> {
     let global = &cli.global;
+    if let Some(url) = &global.url {
+        if !matches!(cli.command, Command::Completions(_)) {
+            return remote::run(global, url, &cli.command);
+        }
+    }
     match &cli.command {
         Command::Serve(args) => {
             global.local_only()?;

@@ -19,8 +19,9 @@ pub struct Global {
     /// The database file (created and migrated, with the `default` project, when missing).
     #[arg(long, global = true, env = "VOUCHER_DB", default_value = "voucher.db")]
     pub db: PathBuf,
-    /// A running server to work on instead of the file (keys in VOUCHER_APP_ID and
-    /// VOUCHER_APP_TOKEN). Not available yet: commands refuse it.
+    /// A running server (http://) to work on instead of the file, with the server key
+    /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: validate, redeem, rollback, voucher
+    /// show/enable/disable, campaign enable/disable so far.
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
     /// Print JSON for scripts (money as decimal strings: "10.00").
@@ -54,7 +55,7 @@ impl Global {
         }
     }
 
-    /// Refuses `--url` until the remote mode exists.
+    /// Refuses `--url` for a command that only works on the file.
     pub fn local_only(&self) -> Result<(), Failure> {
         match &self.url {
             Some(url) => Err(Failure::other(
