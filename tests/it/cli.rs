@@ -1078,17 +1078,32 @@ fn the_checkout_story_runs_against_a_server_with_url() {
     );
     fails(&["validate", "NOPE", "--amount", "1"], 3, "not_found");
 
-    // The same failures, read from the file.
+    // The failed redemptions by reason, from the server and from the file.
+    let reasons = |failed: Value| {
+        let mut reasons: Vec<(String, String)> = failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (text(r, "code"), text(r, "reason")))
+            .collect();
+        reasons.sort();
+        reasons
+    };
+    let expected = [
+        ("FEEDMEHUMAN".to_owned(), "voucher_disabled".to_owned()),
+        ("GC-50".to_owned(), "gift_amount_exceeded".to_owned()),
+    ];
+    assert_eq!(
+        reasons(json(&["redemptions", "list", "--result", "failure"])),
+        expected
+    );
+    let one = json(&["redemptions", "list", "--reason", "gift_amount_exceeded"]);
+    assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
     drop(server);
-    let failed = db.json(&["redemptions", "list", "--result", "failure"]);
-    let mut reasons: Vec<String> = failed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| text(r, "reason"))
-        .collect();
-    reasons.sort();
-    assert_eq!(reasons, ["gift_amount_exceeded", "voucher_disabled"]);
+    assert_eq!(
+        reasons(db.json(&["redemptions", "list", "--result", "failure"])),
+        expected
+    );
 
     // A wrong key, no server, a command not available remotely: exit 4.
     let server = Server::start(&db);

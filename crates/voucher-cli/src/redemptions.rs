@@ -100,7 +100,8 @@ impl Fields for RedemptionOut {
     }
 }
 
-const HEADERS: [&str; 10] = [
+/// The columns of the list.
+pub const HEADERS: [&str; 10] = [
     "id",
     "created_at",
     "code",

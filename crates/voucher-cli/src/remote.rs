@@ -1,8 +1,8 @@
 //! `--url URL`: the checkout and code commands against a running server,
 //! through its Voucherify-compatible API, with the server key in
 //! VOUCHER_APP_ID and VOUCHER_APP_TOKEN. What works remotely so far:
-//! `validate`, `redeem`, `rollback`, `voucher show | enable | disable` and
-//! `campaign enable | disable`; the other commands refuse `--url`
+//! `validate`, `redeem`, `rollback`, `voucher show | enable | disable`,
+//! `campaign enable | disable` and `redemptions list`; the other commands refuse `--url`
 //! (`remote_unsupported`). Plain `http://` only (this build has no TLS).
 //!
 //! The wire writes money as integers, the value times 100, whatever the
@@ -86,7 +86,7 @@ fn text(value: &Value) -> Option<String> {
 
 impl Remote {
     /// The server of `--url`, with the key of the environment.
-    pub fn new(global: &Global, url: &str) -> Result<Remote, Failure> {
+    pub fn new(global: &Global, url: &str, command: &crate::Command) -> Result<Remote, Failure> {
         if !url.starts_with("http://") {
             return Err(Failure::usage(
                 "invalid_url",
@@ -111,7 +111,12 @@ impl Remote {
             app_id: key("VOUCHER_APP_ID")?,
             token: key("VOUCHER_APP_TOKEN")?,
             agent,
-            format: global.format(false),
+            format: global.format(matches!(
+                command,
+                crate::Command::Redemptions(crate::redemptions::RedemptionsCommand::List(
+                    crate::redemptions::ListArgs { csv: true, .. }
+                ))
+            )),
         })
     }
 
@@ -345,6 +350,92 @@ impl Remote {
     }
 }
 
+impl Remote {
+    fn redemptions(&self, args: &crate::redemptions::ListArgs) -> Result<(), Failure> {
+        use crate::redemptions::{RedemptionOut, ResultArg, HEADERS};
+        let mut filters = Vec::new();
+        let mut add = |name: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                filters.push(format!("{name}={}", segment(value)));
+            }
+        };
+        add("campaign", &args.campaign);
+        add("customer", &args.customer);
+        add("failure_code", &args.reason);
+        add("voucher_code", &args.code);
+        add(
+            "result",
+            &args.result.map(|r| match r {
+                ResultArg::Success => "SUCCESS".to_owned(),
+                ResultArg::Failure => "FAILURE".to_owned(),
+            }),
+        );
+        let limit = args.limit as usize;
+        let mut items = Vec::new();
+        let mut vouchers: std::collections::BTreeMap<String, Value> = Default::default();
+        let mut page = 1;
+        while items.len() < limit {
+            let mut query = filters.clone();
+            query.push(format!("limit={}", crate::campaign::PAGE_ROWS));
+            query.push(format!("page={page}"));
+            let answer = self.send("GET", &format!("/v1/redemptions?{}", query.join("&")), None)?;
+            let found = answer["redemptions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for r in &found {
+                let customer = &r["customer"];
+                // A failed redemption's wire object names its voucher by id
+                // only: read the code and campaign once per voucher.
+                let voucher = match (&r["voucher"], r["related_object_id"].as_str()) {
+                    (Value::Object(_), _) => r["voucher"].clone(),
+                    (_, Some(id)) if r["related_object_type"] == "voucher" => {
+                        if !vouchers.contains_key(id) {
+                            let found = self
+                                .send("GET", &format!("/v1/vouchers/{}", segment(id)), None)
+                                .unwrap_or(Value::Null);
+                            vouchers.insert(id.to_owned(), found);
+                        }
+                        vouchers[id].clone()
+                    }
+                    _ => Value::Null,
+                };
+                items.push(RedemptionOut {
+                    id: text(&r["id"]).unwrap_or_default(),
+                    created_at: r["date"]
+                        .as_str()
+                        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                        .map(|d| d.with_timezone(&chrono::Utc))
+                        .unwrap_or_default(),
+                    code: text(&voucher["code"]),
+                    campaign: text(&voucher["campaign"]),
+                    customer: text(&customer["source_id"]).or_else(|| text(&customer["id"])),
+                    result: if r["result"] == "SUCCESS" {
+                        "SUCCESS"
+                    } else {
+                        "FAILURE"
+                    },
+                    state: match r["status"].as_str() {
+                        Some("SUCCEEDED") => "SUCCEEDED",
+                        Some("ROLLED_BACK") => "ROLLED_BACK",
+                        _ => "FAILED",
+                    },
+                    reason: text(&r["failure_code"]),
+                    amount: from_wire(&r["order"]["amount"]),
+                    discount: from_wire(&r["order"]["total_discount_amount"])
+                        .unwrap_or_else(|| "0.00".to_owned()),
+                });
+            }
+            if answer["has_more"] != Value::Bool(true) || found.is_empty() {
+                break;
+            }
+            page += 1;
+        }
+        items.truncate(limit);
+        output::list(self.format, &items, &HEADERS)
+    }
+}
+
 /// A voucher as the server shows it, printed with the local command's
 /// field names.
 #[derive(Debug, serde::Serialize)]
@@ -404,7 +495,10 @@ impl Fields for RemoteVoucher {
 pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), Failure> {
     use crate::Command;
     let supported = match command {
-        Command::Validate(_) | Command::Redeem(_) | Command::Rollback(_) => true,
+        Command::Validate(_)
+        | Command::Redeem(_)
+        | Command::Rollback(_)
+        | Command::Redemptions(_) => true,
         Command::Voucher(command) => !matches!(command, VoucherCommand::Balance(_)),
         Command::Campaign(command) => matches!(
             command,
@@ -415,13 +509,16 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
     if !supported {
         return Err(unsupported("this command"));
     }
-    let remote = Remote::new(global, url)?;
+    let remote = Remote::new(global, url, command)?;
     match command {
         Command::Validate(args) => remote.validate(args),
         Command::Redeem(args) => remote.redeem(args),
         Command::Rollback(args) => remote.rollback(args),
         Command::Voucher(command) => remote.voucher(command),
         Command::Campaign(command) => remote.campaign(command),
+        Command::Redemptions(crate::redemptions::RedemptionsCommand::List(args)) => {
+            remote.redemptions(args)
+        }
         _ => Err(unsupported("this command")),
     }
 }

@@ -21,7 +21,7 @@ pub struct Global {
     pub db: PathBuf,
     /// A running server (http://) to work on instead of the file, with the server key
     /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: validate, redeem, rollback, voucher
-    /// show/enable/disable, campaign enable/disable so far.
+    /// show/enable/disable, campaign enable/disable, redemptions list so far.
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
     /// Print JSON for scripts (money as decimal strings: "10.00").
