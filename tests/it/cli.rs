@@ -978,34 +978,9 @@ fn serve_shares_the_file_and_its_default_project() {
 /// The checkout part of the story with `--url`, against a running server
 /// with a key made by `keys create --json`.
 #[test]
-fn the_checkout_story_runs_against_a_server_with_url() {
+fn the_story_runs_against_a_server_with_url() {
     let db = Db::new();
-    db.ok(&[
-        "campaign",
-        "create",
-        "--name",
-        "Public",
-        "--percent-off",
-        "25",
-        "--code",
-        "FEEDMEHUMAN",
-    ]);
-    let start = (Utc::now() + Duration::days(400)).date_naive().to_string();
-    db.ok(&[
-        "campaign",
-        "create",
-        "--name",
-        "Spring",
-        "--percent-off",
-        "25",
-        "--code",
-        "CAT-LATER",
-        "--start",
-        &start,
-    ]);
-    db.ok(&[
-        "campaign", "create", "--name", "Cards", "--gift", "50.00", "--code", "GC-50",
-    ]);
+    // Only the key is made on the file: the rest goes through the server.
     let key = db.json(&["keys", "create"]);
     let server = Server::start(&db);
     let (id, secret, url) = (text(&key, "id"), text(&key, "secret"), server.url());
@@ -1033,6 +1008,91 @@ fn the_checkout_story_runs_against_a_server_with_url() {
         run
     };
 
+    let public = json(&[
+        "campaign",
+        "create",
+        "--name",
+        "Public",
+        "--percent-off",
+        "25",
+        "--code",
+        "FEEDMEHUMAN",
+    ]);
+    assert_eq!(
+        (text(&public, "type"), public["vouchers_count"].as_u64()),
+        ("STANDALONE".to_owned(), Some(1)),
+        "{public}"
+    );
+    // 200 codes from a future date: the command returns once they exist.
+    let start = (Utc::now() + Duration::days(400)).date_naive().to_string();
+    let spring = json(&[
+        "campaign",
+        "create",
+        "--name",
+        "Spring",
+        "--percent-off",
+        "25",
+        "--count",
+        "200",
+        "--prefix",
+        "CAT-",
+        "--length",
+        "8",
+        "--start",
+        &start,
+    ]);
+    assert_eq!(
+        (
+            spring["vouchers_count"].as_u64(),
+            text(&spring, "vouchers_generation_status")
+        ),
+        (Some(200), "DONE".to_owned()),
+        "{spring}"
+    );
+    let csv_path = db.file("remote.csv");
+    let exported = json(&[
+        "codes",
+        "export",
+        "--campaign",
+        "Spring",
+        "-o",
+        csv_path.to_str().unwrap(),
+    ]);
+    assert_eq!(exported["exported"].as_u64(), Some(200), "{exported}");
+    let codes = exported_codes(&csv_path);
+    let distinct: std::collections::BTreeSet<&String> = codes.iter().collect();
+    assert_eq!(distinct.len(), 200);
+    assert!(
+        codes.iter().all(|c| c.starts_with("CAT-") && c.len() == 12),
+        "{codes:?}"
+    );
+    let run = fails(
+        &["validate", &codes[0], "--amount", "40.00", "--json"],
+        1,
+        "voucher_not_active",
+    );
+    assert_eq!(run.json()["reason"], "voucher_not_active");
+    json(&[
+        "campaign", "create", "--name", "Cards", "--gift", "50.00", "--code", "GC-50",
+    ]);
+    fails(
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Dup",
+            "--percent-off",
+            "5",
+            "--code",
+            "GC-50",
+        ],
+        4,
+        "duplicate_found",
+    );
+    fails(&["campaign", "show", "Dup"], 4, "remote_unsupported");
+    // The failed create left no campaign behind.
+    db.fails(&["campaign", "show", "Dup"], 3, "not_found");
+
     let valid = json(&["validate", "FEEDMEHUMAN", "--amount", "40.00"]);
     assert_eq!(
         (text(&valid, "discount"), text(&valid, "total")),
@@ -1049,12 +1109,6 @@ fn the_checkout_story_runs_against_a_server_with_url() {
         1,
         "voucher_disabled",
     );
-    let run = fails(
-        &["validate", "CAT-LATER", "--amount", "40.00", "--json"],
-        1,
-        "voucher_not_active",
-    );
-    assert_eq!(run.json()["reason"], "voucher_not_active");
 
     let spends: Vec<(String, String)> = (0..3)
         .map(|_| {

@@ -111,6 +111,7 @@ pub fn run(global: &Global, command: &CodesCommand) -> Result<(), Failure> {
                     let mut out = WriteProgress {
                         inner: BufWriter::new(file),
                         bar: bar.clone(),
+                        lines: 0,
                     };
                     let rows = session
                         .store
@@ -122,6 +123,7 @@ pub fn run(global: &Global, command: &CodesCommand) -> Result<(), Failure> {
                     let mut out = WriteProgress {
                         inner: BufWriter::new(std::io::stdout().lock()),
                         bar: bar.clone(),
+                        lines: 0,
                     };
                     let rows = session
                         .store

@@ -109,22 +109,25 @@ impl<R: Read> Read for ReadProgress<R> {
     }
 }
 
-/// A writer that moves a bar by the lines written (CSV rows, near enough:
-/// a quoted cell may hold a line break).
+/// A writer that counts the lines written and moves a bar by them (CSV
+/// rows, near enough: a quoted cell may hold a line break).
 #[derive(Debug)]
 pub struct WriteProgress<W> {
     /// The writer.
     pub inner: W,
     /// The bar, if any.
     pub bar: Option<ProgressBar>,
+    /// Lines written so far.
+    pub lines: u64,
 }
 
 impl<W: Write> Write for WriteProgress<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
+        let lines = buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        self.lines += lines;
         if let Some(bar) = &self.bar {
-            let lines = buf[..n].iter().filter(|b| **b == b'\n').count();
-            bar.inc(lines as u64);
+            bar.inc(lines);
         }
         Ok(n)
     }

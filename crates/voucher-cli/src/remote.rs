@@ -1,8 +1,12 @@
 //! `--url URL`: the checkout and code commands against a running server,
 //! through its Voucherify-compatible API, with the server key in
 //! VOUCHER_APP_ID and VOUCHER_APP_TOKEN. What works remotely so far:
-//! `validate`, `redeem`, `rollback`, `voucher show | enable | disable`,
-//! `campaign enable | disable` and `redemptions list`; the other commands refuse `--url`
+//! `campaign create | enable | disable` (create polls the campaign until
+//! its `vouchers_generation_status` is DONE; `--tz`, `--min-order`,
+//! `--per-customer`, `--max-redemptions`, `--currency` have no wire field
+//! yet and are refused), `codes export` (an export, then its download),
+//! `voucher show | enable | disable`, `validate`, `redeem`, `rollback` and
+//! `redemptions list`; the other commands refuse `--url`
 //! (`remote_unsupported`). Plain `http://` only (this build has no TLS).
 //!
 //! The wire writes money as integers, the value times 100, whatever the
@@ -11,6 +15,7 @@
 //! server's key: a refusal exits 1 with its reason key, a 404 exits 3, an
 //! unreachable server or a rejected key exits 4.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -174,7 +179,8 @@ fn api_failure(status: u16, body: &Value) -> Failure {
     }
     let exit = match status {
         404 => Exit::NotFound,
-        401 | 403 => Exit::Other,
+        // Bad keys and taken names: "other", as on the file.
+        401 | 403 | 409 => Exit::Other,
         _ if Reason::from_key(&key).is_some() || key == "already_rolled_back" => Exit::Refused,
         400..=499 => Exit::Usage,
         _ => Exit::Other,
@@ -436,6 +442,296 @@ impl Remote {
     }
 }
 
+/// How often a remote campaign's generation status is read.
+const GENERATION_POLL: Duration = Duration::from_millis(200);
+/// Most polls of a generation (about an hour), so that a stuck server
+/// cannot hold the command forever.
+const GENERATION_POLLS_MAX: u32 = 18_000;
+
+fn weekday_number(day: &str) -> Result<u8, Failure> {
+    let day: chrono::Weekday = day.trim().parse().map_err(|_| {
+        Failure::usage(
+            "invalid_days",
+            format!("--days: {day:?} is not a day (mon..sun)"),
+        )
+    })?;
+    u8::try_from(day.num_days_from_sunday()).map_err(|_| Failure::usage("invalid_days", "bad day"))
+}
+
+/// The wire's campaign request for the flags of `campaign create`.
+fn campaign_body(args: &crate::campaign::CreateArgs) -> Result<Value, Failure> {
+    let refused = |flag: &str| {
+        Err(Failure::other(
+            "remote_unsupported",
+            format!("campaign create {flag} works on the database file only for now (drop --url)"),
+        ))
+    };
+    if args.tz.is_some() {
+        return refused("--tz");
+    }
+    if args.min_order.is_some() {
+        return refused("--min-order");
+    }
+    if args.per_customer.is_some() || args.max_redemptions.is_some() {
+        return refused("--per-customer/--max-redemptions");
+    }
+    if args.currency.is_some() {
+        return refused("--currency");
+    }
+    let is_gift = args.gift.is_some();
+    let mut voucher = if let Some(percent) = args.percent_off {
+        let mut discount = json!({"type": "PERCENT", "percent_off": percent.to_string().parse::<f64>().unwrap_or(0.0)});
+        if let Some(cap) = &args.max_discount {
+            discount["amount_limit"] = json!(to_wire(cap)?);
+        }
+        json!({"type": "DISCOUNT_VOUCHER", "discount": discount})
+    } else if let Some(amount) = &args.amount_off {
+        json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": to_wire(amount)?}})
+    } else if let Some(amount) = &args.fixed_price {
+        json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "FIXED", "fixed_amount": to_wire(amount)?}})
+    } else if let Some(amount) = &args.gift {
+        json!({"type": "GIFT_VOUCHER", "gift": {"amount": to_wire(amount)?}})
+    } else {
+        return Err(Failure::usage(
+            "missing_value",
+            "give one of --percent-off, --amount-off, --fixed-price, --gift",
+        ));
+    };
+    let quantity = match (args.unlimited, args.quantity) {
+        (true, _) => Value::Null,
+        (false, Some(n)) => json!(n),
+        (false, None) if is_gift || args.code.is_some() => Value::Null,
+        (false, None) => json!(1),
+    };
+    voucher["redemption"] = json!({ "quantity": quantity });
+    let mut code_config = serde_json::Map::new();
+    for (name, value) in [
+        ("pattern", &args.pattern),
+        ("prefix", &args.prefix),
+        ("postfix", &args.postfix),
+        ("charset", &args.charset),
+    ] {
+        if let Some(value) = value {
+            code_config.insert(name.to_owned(), json!(value));
+        }
+    }
+    if let Some(length) = args.length {
+        code_config.insert("length".to_owned(), json!(length));
+    }
+    voucher["code_config"] = Value::Object(code_config);
+    let mut body = json!({
+        "name": args.name,
+        "description": args.description,
+        "campaign_type": if is_gift { "GIFT_VOUCHERS" } else { "DISCOUNT_COUPONS" },
+        "type": if args.code.is_some() { "STANDALONE" } else { "STATIC" },
+        "active": !args.disabled,
+        "voucher": voucher,
+    });
+    if args.code.is_none() {
+        body["vouchers_count"] = json!(args.count.unwrap_or(0));
+    }
+    if let Some(start) = &args.start {
+        body["start_date"] = json!(start);
+    }
+    if let Some(expire) = &args.expire {
+        body["expiration_date"] = json!(expire);
+    }
+    if !args.days.is_empty() {
+        let days = args
+            .days
+            .iter()
+            .map(|d| weekday_number(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        body["validity_day_of_week"] = json!(days);
+    }
+    if !args.hours.is_empty() {
+        let mut daily = Vec::new();
+        for window in &args.hours {
+            let (start, end) = window.split_once('-').ok_or_else(|| {
+                Failure::usage(
+                    "invalid_hours",
+                    format!("--hours {window:?}: expected HH:MM-HH:MM"),
+                )
+            })?;
+            daily.push(json!({"start_time": start.trim(), "expiration_time": end.trim()}));
+        }
+        body["validity_hours"] = json!({ "daily": daily });
+    }
+    Ok(body)
+}
+
+impl Remote {
+    fn create_campaign(&self, args: &crate::campaign::CreateArgs) -> Result<(), Failure> {
+        let body = campaign_body(args)?;
+        let mut campaign = self.send("POST", "/v1/campaigns", Some(&body))?;
+        let id = text(&campaign["id"]).unwrap_or_default();
+        if let Some(code) = &args.code {
+            let path = format!("/v1/campaigns/{}/vouchers/{}", segment(&id), segment(code));
+            if let Err(failure) = self.send("POST", &path, Some(&json!({}))) {
+                // Leave nothing half made, as the local command does.
+                let _ = self.delete_campaign(&id);
+                return Err(failure);
+            }
+        }
+        let count = args.count.unwrap_or(0);
+        let bar = (args.code.is_none() && count > 0)
+            .then(|| crate::progress::bar(count, crate::progress::Unit::Codes))
+            .flatten();
+        let mut polls = 0;
+        loop {
+            campaign = self.send("GET", &format!("/v1/campaigns/{}", segment(&id)), None)?;
+            if let Some(bar) = &bar {
+                bar.set_position(campaign["vouchers_count"].as_u64().unwrap_or(0));
+            }
+            match campaign["vouchers_generation_status"].as_str() {
+                Some("IN_PROGRESS") if polls < GENERATION_POLLS_MAX => {
+                    polls += 1;
+                    std::thread::sleep(GENERATION_POLL);
+                }
+                Some("IN_PROGRESS") => {
+                    return Err(Failure::other(
+                        "generation_timeout",
+                        format!("campaign {id}: codes still being generated; see campaign show"),
+                    ))
+                }
+                Some("FAILED") => {
+                    return Err(Failure::other(
+                        "generation_failed",
+                        format!("campaign {id}: code generation failed"),
+                    ))
+                }
+                _ => break,
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        self.print(&RemoteCampaign(campaign))
+    }
+
+    fn delete_campaign(&self, id: &str) -> Result<(), Failure> {
+        let url = format!("{}/v1/campaigns/{}", self.base, segment(id));
+        self.agent
+            .delete(&url)
+            .header("X-App-Id", &self.app_id)
+            .header("X-App-Token", &self.token)
+            .call()
+            .map(|_| ())
+            .map_err(|e| Failure::other("server_unreachable", e.to_string()))
+    }
+
+    fn export_codes(&self, args: &crate::codes::ExportArgs) -> Result<(), Failure> {
+        let mut parameters = json!({ "order": "created_at" });
+        if let Some(campaign) = &args.campaign {
+            // An unknown campaign is "not found", not an empty file.
+            self.send("GET", &format!("/v1/campaigns/{}", segment(campaign)), None)?;
+            parameters["filters"] = json!({ "campaign": { "conditions": { "$is": [campaign] } } });
+        }
+        let body = json!({ "exported_object": "voucher", "parameters": parameters });
+        let export = self.send("POST", "/v1/exports", Some(&body))?;
+        let id = text(&export["id"]).unwrap_or_default();
+        let url = format!("{}/v1/exports/{}/download", self.base, segment(&id));
+        let unreachable =
+            |e: ureq::Error| Failure::other("server_unreachable", format!("GET {url}: {e}"));
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("X-App-Id", &self.app_id)
+            .header("X-App-Token", &self.token)
+            .call()
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response.body_mut().read_to_string().map_err(unreachable)?;
+            return Err(api_failure(
+                status,
+                &serde_json::from_str(&text).unwrap_or(Value::Null),
+            ));
+        }
+        let mut reader = response.body_mut().as_reader();
+        let Some(path) = &args.output else {
+            std::io::copy(&mut reader, &mut std::io::stdout().lock())?;
+            return Ok(());
+        };
+        let file = std::fs::File::create(path)
+            .map_err(|e| Failure::other("io_error", format!("{}: {e}", path.display())))?;
+        let mut out = crate::progress::WriteProgress {
+            inner: std::io::BufWriter::new(file),
+            bar: None,
+            lines: 0,
+        };
+        std::io::copy(&mut reader, &mut out)?;
+        out.flush()?;
+        // The header is a line too.
+        let rows = out.lines.saturating_sub(1);
+        let out = crate::codes::ExportOut {
+            exported: rows,
+            file: path.display().to_string(),
+        };
+        self.print(&out)
+    }
+}
+
+/// A campaign as the server shows it, printed with the local command's
+/// field names.
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+struct RemoteCampaign(Value);
+
+impl Fields for RemoteCampaign {
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let c = &self.0;
+        let shown = |value: &Value| text(value).unwrap_or_default();
+        let voucher = &c["voucher"];
+        vec![
+            ("name", shown(&c["name"])),
+            ("id", shown(&c["id"])),
+            ("type", shown(&c["campaign_type"])),
+            ("kind", shown(&c["type"])),
+            ("value", describe(voucher)),
+            ("quantity", quantity(voucher)),
+            ("codes", c["vouchers_count"].to_string()),
+            ("generation", shown(&c["vouchers_generation_status"])),
+            ("active", c["active"].to_string()),
+            ("start", shown(&c["start_date"])),
+            ("expire", shown(&c["expiration_date"])),
+            ("created_at", shown(&c["created_at"])),
+        ]
+    }
+}
+
+/// What a wire voucher (or campaign template) is worth, in words.
+fn describe(v: &Value) -> String {
+    let discount = &v["discount"];
+    match (v["type"].as_str(), discount["type"].as_str()) {
+        (Some("GIFT_VOUCHER"), _) => {
+            format!(
+                "gift {}",
+                from_wire(&v["gift"]["amount"]).unwrap_or_default()
+            )
+        }
+        (_, Some("PERCENT")) => format!("{}% off", discount["percent_off"]),
+        (_, Some("AMOUNT")) => {
+            format!(
+                "{} off",
+                from_wire(&discount["amount_off"]).unwrap_or_default()
+            )
+        }
+        (_, Some("FIXED")) => format!(
+            "fixed price {}",
+            from_wire(&discount["fixed_amount"]).unwrap_or_default()
+        ),
+        (_, other) => other.unwrap_or_default().to_owned(),
+    }
+}
+
+fn quantity(v: &Value) -> String {
+    match &v["redemption"]["quantity"] {
+        Value::Null => "unlimited".to_owned(),
+        q => q.to_string(),
+    }
+}
+
 /// A voucher as the server shows it, printed with the local command's
 /// field names.
 #[derive(Debug, serde::Serialize)]
@@ -445,31 +741,7 @@ struct RemoteVoucher(Value);
 impl Fields for RemoteVoucher {
     fn fields(&self) -> Vec<(&'static str, String)> {
         let v = &self.0;
-        let discount = &v["discount"];
-        let value = match (v["type"].as_str(), discount["type"].as_str()) {
-            (Some("GIFT_VOUCHER"), _) => {
-                format!(
-                    "gift {}",
-                    from_wire(&v["gift"]["amount"]).unwrap_or_default()
-                )
-            }
-            (_, Some("PERCENT")) => format!("{}% off", discount["percent_off"]),
-            (_, Some("AMOUNT")) => {
-                format!(
-                    "{} off",
-                    from_wire(&discount["amount_off"]).unwrap_or_default()
-                )
-            }
-            (_, Some("FIXED")) => format!(
-                "fixed price {}",
-                from_wire(&discount["fixed_amount"]).unwrap_or_default()
-            ),
-            (_, other) => other.unwrap_or_default().to_owned(),
-        };
-        let quantity = match &v["redemption"]["quantity"] {
-            Value::Null => "unlimited".to_owned(),
-            q => q.to_string(),
-        };
+        let (value, quantity) = (describe(v), quantity(v));
         let shown = |value: &Value| text(value).unwrap_or_default();
         vec![
             ("code", shown(&v["code"])),
@@ -502,8 +774,9 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
         Command::Voucher(command) => !matches!(command, VoucherCommand::Balance(_)),
         Command::Campaign(command) => matches!(
             command,
-            CampaignCommand::Enable(_) | CampaignCommand::Disable(_)
+            CampaignCommand::Create(_) | CampaignCommand::Enable(_) | CampaignCommand::Disable(_)
         ),
+        Command::Codes(command) => matches!(command, crate::codes::CodesCommand::Export(_)),
         _ => false,
     };
     if !supported {
@@ -515,7 +788,9 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
         Command::Redeem(args) => remote.redeem(args),
         Command::Rollback(args) => remote.rollback(args),
         Command::Voucher(command) => remote.voucher(command),
+        Command::Campaign(CampaignCommand::Create(args)) => remote.create_campaign(args),
         Command::Campaign(command) => remote.campaign(command),
+        Command::Codes(crate::codes::CodesCommand::Export(args)) => remote.export_codes(args),
         Command::Redemptions(crate::redemptions::RedemptionsCommand::List(args)) => {
             remote.redemptions(args)
         }
@@ -573,6 +848,12 @@ mod tests {
             json!({"key": "invalid_payload"}),
             Exit::Usage,
             "invalid_payload",
+        );
+        check(
+            409,
+            json!({"key": "duplicate_found"}),
+            Exit::Other,
+            "duplicate_found",
         );
         check(502, Value::Null, Exit::Other, "http_502");
     }

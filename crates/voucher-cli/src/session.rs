@@ -20,8 +20,8 @@ pub struct Global {
     #[arg(long, global = true, env = "VOUCHER_DB", default_value = "voucher.db")]
     pub db: PathBuf,
     /// A running server (http://) to work on instead of the file, with the server key
-    /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: validate, redeem, rollback, voucher
-    /// show/enable/disable, campaign enable/disable, redemptions list so far.
+    /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: campaign create/enable/disable, codes
+    /// export, voucher show/enable/disable, validate, redeem, rollback, redemptions list.
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
     /// Print JSON for scripts (money as decimal strings: "10.00").
