@@ -981,9 +981,16 @@ fn serve_shares_the_file_and_its_default_project() {
 fn the_story_runs_against_a_server_with_url() {
     let db = Db::new();
     // Only the key is made on the file: the rest goes through the server.
-    let key = db.json(&["keys", "create"]);
     let server = Server::start(&db);
-    let (id, secret, url) = (text(&key, "id"), text(&key, "secret"), server.url());
+    let url = server.url();
+    // The operator's commands stay on the file when VOUCHER_URL is set.
+    let run = db.run_with(
+        &[("VOUCHER_URL", url.as_str())],
+        &["keys", "create", "--json"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let key = run.json();
+    let (id, secret) = (text(&key, "id"), text(&key, "secret"));
     let vars = [
         ("VOUCHER_URL", url.as_str()),
         ("VOUCHER_APP_ID", id.as_str()),

@@ -259,13 +259,10 @@ pub fn validate(global: &Global, args: &CheckoutArgs) -> Result<(), Failure> {
             out.reason = Some(refusal.reason.key().to_owned());
             refused(&session, &out, Failure::refusal(refusal, None))
         }
-        EntryStatus::Applicable(_) | EntryStatus::Skipped(_) => {
-            out.valid = Some(false);
-            Err(Failure::other(
-                "invalid_request",
-                "the code was not applied to the order",
-            ))
-        }
+        EntryStatus::Applicable(_) | EntryStatus::Skipped(_) => Err(Failure::other(
+            "invalid_request",
+            "the code was not applied to the order",
+        )),
     }
 }
 

@@ -49,7 +49,7 @@ Example:
 
 /// Self-hosted promotion engine: coupons, discount codes and gift cards.
 #[derive(Debug, Parser)]
-#[command(name = "voucher", version, about, after_help = AFTER_HELP)]
+#[command(name = "voucher", version, after_help = AFTER_HELP)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -171,16 +171,20 @@ fn usage_error(err: &clap::Error) -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Failure> {
     let global = &cli.global;
-    if let Some(url) = &global.url {
-        if !matches!(cli.command, Command::Completions(_)) {
-            return remote::run(global, url, &cli.command);
-        }
+    // The operator's commands work on the file whatever VOUCHER_URL says.
+    let file_only = matches!(
+        cli.command,
+        Command::Serve(_)
+            | Command::Completions(_)
+            | Command::Projects(_)
+            | Command::Keys(_)
+            | Command::Backup(_)
+    );
+    if let (Some(url), false) = (&global.url, file_only) {
+        return remote::run(global, url, &cli.command);
     }
     match &cli.command {
-        Command::Serve(args) => {
-            global.local_only()?;
-            serve::run(&global.db, args)
-        }
+        Command::Serve(args) => serve::run(&global.db, args),
         Command::Campaign(command) => campaign::run(global, command),
         Command::Codes(command) => codes::run(global, command),
         Command::Voucher(command) => voucher_cmd::run(global, command),

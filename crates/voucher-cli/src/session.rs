@@ -21,7 +21,8 @@ pub struct Global {
     pub db: PathBuf,
     /// A running server (http://) to work on instead of the file, with the server key
     /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: campaign create/enable/disable, codes
-    /// export, voucher show/enable/disable, validate, redeem, rollback, redemptions list.
+    /// export, voucher show/enable/disable, validate, redeem, rollback, redemptions list
+    /// (serve, projects, keys, backup and completions always work on the file).
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
     /// Print JSON for scripts (money as decimal strings: "10.00").
@@ -55,23 +56,9 @@ impl Global {
         }
     }
 
-    /// Refuses `--url` for a command that only works on the file.
-    pub fn local_only(&self) -> Result<(), Failure> {
-        match &self.url {
-            Some(url) => Err(Failure::other(
-                "remote_unsupported",
-                format!(
-                    "--url {url}: this build works on the database file only; unset VOUCHER_URL"
-                ),
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// Opens the database file and makes sure the `default` project exists
     /// (created in `currency` when given, else VOUCHER_CURRENCY or EUR).
     pub fn store(&self, currency: Option<Currency>) -> Result<SqliteStore, Failure> {
-        self.local_only()?;
         let store = open_store(&self.db, Options::default())?;
         let currency = currency
             .map(|c| c.code().to_owned())
