@@ -391,7 +391,7 @@ fn exit_codes_and_one_line_errors() {
         "duplicate_found",
     );
     db.fails(
-        &["--url", "http://127.0.0.1:9", "campaign", "list"],
+        &["--url", "http://127.0.0.1:9", "campaign", "stats", "Ten"],
         4,
         "remote_unsupported",
     );
@@ -1096,9 +1096,13 @@ fn the_story_runs_against_a_server_with_url() {
         4,
         "duplicate_found",
     );
-    fails(&["campaign", "show", "Dup"], 4, "remote_unsupported");
     // The failed create left no campaign behind.
+    fails(&["campaign", "show", "Dup"], 3, "not_found");
     db.fails(&["campaign", "show", "Dup"], 3, "not_found");
+    let shown = json(&["campaign", "show", "Spring"]);
+    assert_eq!(shown["vouchers_count"].as_u64(), Some(200), "{shown}");
+    let listed = json(&["campaign", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
 
     let valid = json(&["validate", "FEEDMEHUMAN", "--amount", "40.00"]);
     assert_eq!(
@@ -1138,6 +1142,8 @@ fn the_story_runs_against_a_server_with_url() {
         "gift_amount_exceeded",
     );
     fails(&["validate", "NOPE", "--amount", "1"], 3, "not_found");
+    let topped = json(&["voucher", "balance", "GC-50", "--add", "10.00"]);
+    assert_eq!(text(&topped, "balance"), "10.00", "{topped}");
 
     // The failed redemptions by reason, from the server and from the file.
     let reasons = |failed: Value| {
@@ -1176,7 +1182,7 @@ fn the_story_runs_against_a_server_with_url() {
     ];
     let run = db.run_with(&wrong, &["voucher", "show", "GC-50"]);
     assert_eq!(run.code, 4, "{run:?}");
-    fails(&["campaign", "list"], 4, "remote_unsupported");
+    fails(&["campaign", "stats", "Cards"], 4, "remote_unsupported");
     drop(server);
     fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }

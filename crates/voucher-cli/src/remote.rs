@@ -1,11 +1,11 @@
 //! `--url URL`: the checkout and code commands against a running server,
 //! through its Voucherify-compatible API, with the server key in
 //! VOUCHER_APP_ID and VOUCHER_APP_TOKEN. What works remotely so far:
-//! `campaign create | enable | disable` (create polls the campaign until
+//! `campaign create | list | show | enable | disable` (create polls the campaign until
 //! its `vouchers_generation_status` is DONE; `--tz`, `--min-order`,
 //! `--per-customer`, `--max-redemptions`, `--currency` have no wire field
 //! yet and are refused), `codes export` (an export, then its download),
-//! `voucher show | enable | disable`, `validate`, `redeem`, `rollback` and
+//! `voucher show | enable | disable | balance`, `validate`, `redeem`, `rollback` and
 //! `redemptions list`; the other commands refuse `--url`
 //! (`remote_unsupported`). Plain `http://` only (this build has no TLS).
 //!
@@ -120,7 +120,10 @@ impl Remote {
                 command,
                 crate::Command::Redemptions(crate::redemptions::RedemptionsCommand::List(
                     crate::redemptions::ListArgs { csv: true, .. }
-                ))
+                )) | crate::Command::Campaign(CampaignCommand::List(crate::campaign::ListArgs {
+                    csv: true,
+                    ..
+                }))
             )),
         })
     }
@@ -334,13 +337,18 @@ impl Remote {
                 &format!("/v1/vouchers/{}/disable", segment(code)),
                 None,
             )?,
-            VoucherCommand::Balance(_) => return Err(unsupported("voucher balance")),
+            VoucherCommand::Balance(args) => return self.balance(args),
         };
         self.print(&RemoteVoucher(answer))
     }
 
     fn campaign(&self, command: &CampaignCommand) -> Result<(), Failure> {
         let (name, action) = match command {
+            CampaignCommand::Show(arg) => {
+                let path = format!("/v1/campaigns/{}", segment(&arg.name));
+                return self.print(&RemoteCampaign(self.send("GET", &path, None)?));
+            }
+            CampaignCommand::List(args) => return self.campaigns(args),
             CampaignCommand::Enable(arg) => (&arg.name, "enable"),
             CampaignCommand::Disable(arg) => (&arg.name, "disable"),
             _ => return Err(unsupported("this campaign command")),
@@ -353,6 +361,41 @@ impl Remote {
             eprintln!("campaign {name}: {action}d");
             Ok(())
         }
+    }
+
+    fn campaigns(&self, args: &crate::campaign::ListArgs) -> Result<(), Failure> {
+        let limit = args.limit as usize;
+        let mut items = Vec::new();
+        let mut page = 1;
+        while items.len() < limit {
+            let path = format!(
+                "/v1/campaigns?limit={}&page={page}",
+                crate::campaign::PAGE_ROWS
+            );
+            let answer = self.send("GET", &path, None)?;
+            let found = answer["campaigns"].as_array().cloned().unwrap_or_default();
+            let total = answer["total"].as_u64().unwrap_or(0);
+            items.extend(found.iter().cloned().map(RemoteCampaign));
+            if found.is_empty() || items.len() as u64 >= total {
+                break;
+            }
+            page += 1;
+        }
+        items.truncate(limit);
+        output::list(self.format, &items, &REMOTE_CAMPAIGN_HEADERS)
+    }
+
+    fn balance(&self, args: &crate::voucher_cmd::BalanceArgs) -> Result<(), Failure> {
+        let path = format!("/v1/vouchers/{}/balance", segment(&args.code));
+        let body = json!({ "amount": to_wire(&args.add)?, "reason": args.reason });
+        let answer = self.send("POST", &path, Some(&body))?;
+        let out = crate::voucher_cmd::BalanceOut {
+            code: args.code.clone(),
+            change: from_wire(&answer["amount"]).unwrap_or_default(),
+            balance: from_wire(&answer["balance"]).unwrap_or_default(),
+            total: from_wire(&answer["total"]).unwrap_or_default(),
+        };
+        self.print(&out)
     }
 }
 
@@ -672,6 +715,21 @@ impl Remote {
     }
 }
 
+const REMOTE_CAMPAIGN_HEADERS: [&str; 12] = [
+    "name",
+    "id",
+    "type",
+    "kind",
+    "value",
+    "quantity",
+    "codes",
+    "generation",
+    "active",
+    "start",
+    "expire",
+    "created_at",
+];
+
 /// A campaign as the server shows it, printed with the local command's
 /// field names.
 #[derive(Debug, serde::Serialize)]
@@ -771,10 +829,14 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
         | Command::Redeem(_)
         | Command::Rollback(_)
         | Command::Redemptions(_) => true,
-        Command::Voucher(command) => !matches!(command, VoucherCommand::Balance(_)),
+        Command::Voucher(_) => true,
         Command::Campaign(command) => matches!(
             command,
-            CampaignCommand::Create(_) | CampaignCommand::Enable(_) | CampaignCommand::Disable(_)
+            CampaignCommand::Create(_)
+                | CampaignCommand::List(_)
+                | CampaignCommand::Show(_)
+                | CampaignCommand::Enable(_)
+                | CampaignCommand::Disable(_)
         ),
         Command::Codes(command) => matches!(command, crate::codes::CodesCommand::Export(_)),
         _ => false,
