@@ -391,7 +391,7 @@ fn exit_codes_and_one_line_errors() {
         "duplicate_found",
     );
     db.fails(
-        &["--url", "http://127.0.0.1:9", "campaign", "stats", "Ten"],
+        &["--url", "http://127.0.0.1:9", "codes", "import", "x.csv"],
         4,
         "remote_unsupported",
     );
@@ -1144,6 +1144,18 @@ fn the_story_runs_against_a_server_with_url() {
     fails(&["validate", "NOPE", "--amount", "1"], 3, "not_found");
     let topped = json(&["voucher", "balance", "GC-50", "--add", "10.00"]);
     assert_eq!(text(&topped, "balance"), "10.00", "{topped}");
+    let stats = json(&["campaign", "stats", "Cards"]);
+    assert_eq!(
+        stats["failed_by_reason"]["gift_amount_exceeded"], 1,
+        "{stats}"
+    );
+    assert_eq!(
+        (text(&stats, "gift_spent"), text(&stats, "gift_outstanding")),
+        ("50.00".to_owned(), "10.00".to_owned()),
+        "{stats}"
+    );
+    let more = json(&["campaign", "add-codes", "Spring", "--count", "50"]);
+    assert_eq!(more["vouchers_count"].as_u64(), Some(250), "{more}");
 
     // The failed redemptions by reason, from the server and from the file.
     let reasons = |failed: Value| {
@@ -1182,7 +1194,7 @@ fn the_story_runs_against_a_server_with_url() {
     ];
     let run = db.run_with(&wrong, &["voucher", "show", "GC-50"]);
     assert_eq!(run.code, 4, "{run:?}");
-    fails(&["campaign", "stats", "Cards"], 4, "remote_unsupported");
+    fails(&["codes", "import", "x.csv"], 4, "remote_unsupported");
     drop(server);
     fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }

@@ -1,13 +1,15 @@
 //! `--url URL`: the checkout and code commands against a running server,
 //! through its Voucherify-compatible API, with the server key in
 //! VOUCHER_APP_ID and VOUCHER_APP_TOKEN. What works remotely so far:
-//! `campaign create | list | show | enable | disable` (create polls the campaign until
+//! `campaign create | list | show | enable | disable | add-codes | stats`
+//! (create polls the campaign until
 //! its `vouchers_generation_status` is DONE; `--tz`, `--min-order`,
 //! `--per-customer`, `--max-redemptions`, `--currency` have no wire field
 //! yet and are refused), `codes export` (an export, then its download),
 //! `voucher show | enable | disable | balance`, `validate`, `redeem`, `rollback` and
 //! `redemptions list`; the other commands refuse `--url`
 //! (`remote_unsupported`). Plain `http://` only (this build has no TLS).
+//! The key decides the project: `--project` and `--db` are not used.
 //!
 //! The wire writes money as integers, the value times 100, whatever the
 //! currency; amounts given on the command line are converted exactly (at
@@ -349,6 +351,8 @@ impl Remote {
                 return self.print(&RemoteCampaign(self.send("GET", &path, None)?));
             }
             CampaignCommand::List(args) => return self.campaigns(args),
+            CampaignCommand::AddCodes(args) => return self.add_codes(args),
+            CampaignCommand::Stats(arg) => return self.stats(&arg.name),
             CampaignCommand::Enable(arg) => (&arg.name, "enable"),
             CampaignCommand::Disable(arg) => (&arg.name, "disable"),
             _ => return Err(unsupported("this campaign command")),
@@ -361,6 +365,101 @@ impl Remote {
             eprintln!("campaign {name}: {action}d");
             Ok(())
         }
+    }
+
+    /// Waits for an async action to finish; its record.
+    fn wait_action(&self, id: &str) -> Result<Value, Failure> {
+        let path = format!("/v1/async-actions/{}", segment(id));
+        for _ in 0..GENERATION_POLLS_MAX {
+            let action = self.send("GET", &path, None)?;
+            match action["status"].as_str() {
+                Some("DONE") => return Ok(action),
+                Some("FAILED") => {
+                    return Err(Failure::other(
+                        "action_failed",
+                        format!("{id}: {}", action["result"]["message"]),
+                    ))
+                }
+                _ => std::thread::sleep(GENERATION_POLL),
+            }
+        }
+        Err(Failure::other(
+            "generation_timeout",
+            format!("{id} still running; see GET /v1/async-actions/{id}"),
+        ))
+    }
+
+    fn add_codes(&self, args: &crate::campaign::AddCodesArgs) -> Result<(), Failure> {
+        let path = format!(
+            "/v1/campaigns/{}/vouchers?vouchers_count={}",
+            segment(&args.name),
+            args.count
+        );
+        let answer = self.send("POST", &path, Some(&json!({})))?;
+        if let Some(action) = answer["async_action_id"].as_str() {
+            self.wait_action(action)?;
+        }
+        let path = format!("/v1/campaigns/{}", segment(&args.name));
+        self.print(&RemoteCampaign(self.send("GET", &path, None)?))
+    }
+
+    fn stats(&self, name: &str) -> Result<(), Failure> {
+        let campaign = self.send("GET", &format!("/v1/campaigns/{}", segment(name)), None)?;
+        let id = text(&campaign["id"]).unwrap_or_default();
+        let summary = self.send(
+            "GET",
+            &format!("/v1/campaigns/{}/summary", segment(&id)),
+            None,
+        )?;
+        // The wire's summary has no failures by reason: count them from the
+        // log (bounded as every list is).
+        let mut failed_by_reason = std::collections::BTreeMap::new();
+        let mut page = 1;
+        let mut seen = 0;
+        while seen < crate::campaign::LIST_ROWS_MAX {
+            let path = format!(
+                "/v1/redemptions?campaign={}&result=FAILURE&limit={}&page={page}",
+                segment(&id),
+                crate::campaign::PAGE_ROWS
+            );
+            let answer = self.send("GET", &path, None)?;
+            let found = answer["redemptions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for r in &found {
+                if let Some(key) = r["failure_code"].as_str() {
+                    *failed_by_reason.entry(key.to_owned()).or_insert(0u64) += 1;
+                }
+            }
+            seen += crate::campaign::PAGE_ROWS;
+            if answer["has_more"] != Value::Bool(true) || found.is_empty() {
+                break;
+            }
+            page += 1;
+        }
+        let int = |field: &str| summary[field].as_i64().unwrap_or(0);
+        let count = |field: &str| summary[field].as_u64().unwrap_or(0);
+        let money = |minus: i64| Decimal::new(minus, 2).to_string();
+        let out = crate::campaign::StatsOut {
+            campaign: text(&campaign["name"]).unwrap_or_default(),
+            codes_created: count("vouchers_created"),
+            codes_published: count("publications_succeeded"),
+            redemptions_total: count("redemptions"),
+            redemptions_succeeded: count("redemptions_succeeded"),
+            redemptions_failed: count("redemptions_failed"),
+            rollbacks: count("rollbacks"),
+            failed_by_reason,
+            discount_given: money(
+                int("discounted_amount").saturating_sub(int("rolledback_discounted_amount")),
+            ),
+            gift_spent: money(int("amount_redeemed")),
+            gift_outstanding: money(int("amount_outstanding")),
+            orders_amount: money(
+                int("orders_amount").saturating_sub(int("orders_rolledback_amount")),
+            ),
+        };
+        self.print(&out)
     }
 
     fn campaigns(&self, args: &crate::campaign::ListArgs) -> Result<(), Failure> {
@@ -837,6 +936,8 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
                 | CampaignCommand::Show(_)
                 | CampaignCommand::Enable(_)
                 | CampaignCommand::Disable(_)
+                | CampaignCommand::AddCodes(_)
+                | CampaignCommand::Stats(_)
         ),
         Command::Codes(command) => matches!(command, crate::codes::CodesCommand::Export(_)),
         _ => false,
