@@ -391,9 +391,9 @@ fn exit_codes_and_one_line_errors() {
         "duplicate_found",
     );
     db.fails(
-        &["--url", "http://127.0.0.1:9", "codes", "import", "x.csv"],
-        4,
-        "remote_unsupported",
+        &["--url", "http://127.0.0.1:9", "voucher", "show", "TEN"],
+        2,
+        "missing_key",
     );
     // A failed create leaves nothing behind: the same command works again.
     db.fails(
@@ -1157,6 +1157,39 @@ fn the_story_runs_against_a_server_with_url() {
     let more = json(&["campaign", "add-codes", "Spring", "--count", "50"]);
     assert_eq!(more["vouchers_count"].as_u64(), Some(250), "{more}");
 
+    // Import through the server: good rows go in, a bad one is reported.
+    json(&[
+        "campaign",
+        "create",
+        "--name",
+        "Imported",
+        "--amount-off",
+        "5.00",
+    ]);
+    let file = db.file("in.csv");
+    std::fs::write(&file, "Code,Value\nIMP-1,\nIMP-2,7.50\nIMP-3,lots\n").unwrap();
+    let run = remote(&[
+        "codes",
+        "import",
+        "--campaign",
+        "Imported",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        (
+            run.json()["imported"].as_u64(),
+            run.json()["failed"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let two = json(&["validate", "IMP-2", "--amount", "20.00"]);
+    assert_eq!(text(&two, "discount"), "7.50");
+    let png = db.file("remote.png");
+    remote(&["qr", "GC-50", "-o", png.to_str().unwrap()]);
+    assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG");
+
     // The failed redemptions by reason, from the server and from the file.
     let reasons = |failed: Value| {
         let mut reasons: Vec<(String, String)> = failed
@@ -1194,7 +1227,20 @@ fn the_story_runs_against_a_server_with_url() {
     ];
     let run = db.run_with(&wrong, &["voucher", "show", "GC-50"]);
     assert_eq!(run.code, 4, "{run:?}");
-    fails(&["codes", "import", "x.csv"], 4, "remote_unsupported");
+    fails(
+        &[
+            "campaign",
+            "create",
+            "--name",
+            "Tz",
+            "--percent-off",
+            "5",
+            "--tz",
+            "UTC",
+        ],
+        4,
+        "remote_unsupported",
+    );
     drop(server);
     fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }

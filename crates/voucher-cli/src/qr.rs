@@ -62,28 +62,28 @@ fn png(symbol: &QrCode) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-/// Runs `voucher qr`.
-pub fn run(global: &Global, args: &QrArgs) -> Result<(), Failure> {
+/// The image format `-o` names.
+fn is_png(args: &QrArgs) -> Result<bool, Failure> {
     let extension = args
         .output
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let is_png = match extension.as_deref() {
-        Some("png") => true,
-        Some("svg") => false,
-        _ => {
-            return Err(Failure::usage(
-                "invalid_output",
-                format!("-o {}: give a .png or .svg file", args.output.display()),
-            ))
-        }
-    };
-    let session = global.session(false)?;
-    let voucher = session.store.voucher(session.id(), &args.code)?;
-    let symbol = QrCode::with_error_correction_level(voucher.code.as_str(), EcLevel::M)
+    match extension.as_deref() {
+        Some("png") => Ok(true),
+        Some("svg") => Ok(false),
+        _ => Err(Failure::usage(
+            "invalid_output",
+            format!("-o {}: give a .png or .svg file", args.output.display()),
+        )),
+    }
+}
+
+/// Writes the QR image of `code` (which exists) to `-o`.
+pub fn write(code: &str, args: &QrArgs, json: bool) -> Result<(), Failure> {
+    let symbol = QrCode::with_error_correction_level(code, EcLevel::M)
         .map_err(|e| Failure::usage("invalid_code", format!("no QR code for it: {e}")))?;
-    let bytes = if is_png {
+    let bytes = if is_png(args)? {
         png(&symbol)?
     } else {
         symbol
@@ -95,12 +95,20 @@ pub fn run(global: &Global, args: &QrArgs) -> Result<(), Failure> {
     };
     std::fs::write(&args.output, bytes)
         .map_err(|e| Failure::other("io_error", format!("{}: {e}", args.output.display())))?;
-    if global.json {
+    if json {
         output::json(&serde_json::json!({
-            "code": voucher.code.as_str(),
+            "code": code,
             "file": args.output.display().to_string(),
         }))
     } else {
         Ok(())
     }
+}
+
+/// Runs `voucher qr` on the file.
+pub fn run(global: &Global, args: &QrArgs) -> Result<(), Failure> {
+    is_png(args)?;
+    let session = global.session(false)?;
+    let voucher = session.store.voucher(session.id(), &args.code)?;
+    write(voucher.code.as_str(), args, global.json)
 }

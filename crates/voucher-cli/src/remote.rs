@@ -1,14 +1,14 @@
-//! `--url URL`: the checkout and code commands against a running server,
+//! `--url URL`: the scripting commands against a running server,
 //! through its Voucherify-compatible API, with the server key in
-//! VOUCHER_APP_ID and VOUCHER_APP_TOKEN. What works remotely so far:
-//! `campaign create | list | show | enable | disable | add-codes | stats`
-//! (create polls the campaign until
-//! its `vouchers_generation_status` is DONE; `--tz`, `--min-order`,
-//! `--per-customer`, `--max-redemptions`, `--currency` have no wire field
-//! yet and are refused), `codes export` (an export, then its download),
-//! `voucher show | enable | disable | balance`, `validate`, `redeem`, `rollback` and
-//! `redemptions list`; the other commands refuse `--url`
-//! (`remote_unsupported`). Plain `http://` only (this build has no TLS).
+//! VOUCHER_APP_ID and VOUCHER_APP_TOKEN: every scripting command (the
+//! operator's `serve`, `projects`, `keys`, `backup` work on the file).
+//! `campaign create` and `add-codes` poll until every code exists; the
+//! `create` flags with no wire field yet (`--tz`, `--min-order`,
+//! `--per-customer`, `--max-redemptions`, `--currency`) are refused
+//! (`remote_unsupported`) rather than dropped. `codes export` makes an
+//! export and streams its download; `codes import` uploads the file as
+//! `text/csv` and waits for the import. Plain `http://` only (this build
+//! has no TLS).
 //! The key decides the project: `--project` and `--db` are not used.
 //!
 //! The wire writes money as integers, the value times 100, whatever the
@@ -460,6 +460,89 @@ impl Remote {
             ),
         };
         self.print(&out)
+    }
+
+    fn import_codes(&self, args: &crate::codes::ImportArgs) -> Result<(), Failure> {
+        use std::io::Read as _;
+        let mut file = Vec::new();
+        if args.file.as_os_str() == "-" {
+            std::io::stdin().lock().read_to_end(&mut file)?;
+        } else {
+            file = std::fs::read(&args.file).map_err(|e| {
+                let message = format!("{}: {e}", args.file.display());
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Failure::not_found(message)
+                } else {
+                    Failure::other("io_error", message)
+                }
+            })?;
+        }
+        let path = match &args.campaign {
+            Some(campaign) => format!("/v1/campaigns/{}/importCSV", segment(campaign)),
+            None => "/v1/vouchers/importCSV".to_owned(),
+        };
+        let url = format!("{}{path}", self.base);
+        let unreachable =
+            |e: ureq::Error| Failure::other("server_unreachable", format!("POST {url}: {e}"));
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("X-App-Id", &self.app_id)
+            .header("X-App-Token", &self.token)
+            .header("Content-Type", "text/csv")
+            .send(&file[..])
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().map_err(unreachable)?;
+        let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            return Err(api_failure(status, &answer));
+        }
+        let action = self.wait_action(answer["async_action_id"].as_str().unwrap_or_default())?;
+        let result = &action["result"];
+        let failures: Vec<voucher_core::port::ImportFailure> = result["failed"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| voucher_core::port::ImportFailure {
+                row: f["row"].as_u64().unwrap_or(0),
+                code: text(&f["code"]),
+                reason: text(&f["reason"]).unwrap_or_default(),
+            })
+            .collect();
+        for failure in &failures {
+            eprintln!(
+                "row {}: {}: {}",
+                failure.row,
+                failure.code.as_deref().unwrap_or("-"),
+                failure.reason
+            );
+        }
+        let out = crate::codes::ImportOut {
+            imported: result["done_count"].as_u64().unwrap_or(0),
+            failed: result["failed_count"].as_u64().unwrap_or(0),
+            failures,
+        };
+        self.print(&out)?;
+        if out.failed > 0 {
+            return Err(Failure {
+                exit: Exit::Refused,
+                key: "import_rows_refused".to_owned(),
+                message: format!("{} rows refused", out.failed),
+            });
+        }
+        Ok(())
+    }
+
+    fn qr(&self, args: &crate::qr::QrArgs) -> Result<(), Failure> {
+        let voucher = self.send(
+            "GET",
+            &format!("/v1/vouchers/{}", segment(&args.code)),
+            None,
+        )?;
+        let code = text(&voucher["code"]).unwrap_or_else(|| args.code.clone());
+        crate::qr::write(&code, args, self.format == Format::Json)
     }
 
     fn campaigns(&self, args: &crate::campaign::ListArgs) -> Result<(), Failure> {
@@ -939,7 +1022,7 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
                 | CampaignCommand::AddCodes(_)
                 | CampaignCommand::Stats(_)
         ),
-        Command::Codes(command) => matches!(command, crate::codes::CodesCommand::Export(_)),
+        Command::Codes(_) | Command::Qr(_) => true,
         _ => false,
     };
     if !supported {
@@ -954,6 +1037,8 @@ pub fn run(global: &Global, url: &str, command: &crate::Command) -> Result<(), F
         Command::Campaign(CampaignCommand::Create(args)) => remote.create_campaign(args),
         Command::Campaign(command) => remote.campaign(command),
         Command::Codes(crate::codes::CodesCommand::Export(args)) => remote.export_codes(args),
+        Command::Codes(crate::codes::CodesCommand::Import(args)) => remote.import_codes(args),
+        Command::Qr(args) => remote.qr(args),
         Command::Redemptions(crate::redemptions::RedemptionsCommand::List(args)) => {
             remote.redemptions(args)
         }

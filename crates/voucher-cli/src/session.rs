@@ -20,7 +20,7 @@ pub struct Global {
     #[arg(long, global = true, env = "VOUCHER_DB", default_value = "voucher.db")]
     pub db: PathBuf,
     /// A running server (http://) to work on instead of the file, with the server key
-    /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN: every command but codes import and qr
+    /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN
     /// (serve, projects, keys, backup and completions always work on the file).
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
