@@ -395,6 +395,21 @@ fn exit_codes_and_one_line_errors() {
         2,
         "missing_key",
     );
+    db.fails(
+        &["--url", "ftp://127.0.0.1:9", "voucher", "show", "TEN"],
+        2,
+        "invalid_url",
+    );
+    let keys = [("VOUCHER_APP_ID", "id"), ("VOUCHER_APP_TOKEN", "secret")];
+    let run = db.run_with(
+        &keys,
+        &["--url", "https://127.0.0.1:9", "voucher", "show", "TEN"],
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.starts_with("error: server_unreachable: "),
+        "{run:?}"
+    );
     // A failed create leaves nothing behind: the same command works again.
     db.fails(
         &[

@@ -19,7 +19,7 @@ pub struct Global {
     /// The database file (created and migrated, with the `default` project, when missing).
     #[arg(long, global = true, env = "VOUCHER_DB", default_value = "voucher.db")]
     pub db: PathBuf,
-    /// A running server (http://) to work on instead of the file, with the server key
+    /// A running server (https://, or http:// locally) to work on instead of the file, with the server key
     /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN
     /// (serve, projects, keys, backup and completions always work on the file).
     #[arg(long, global = true, env = "VOUCHER_URL")]
