@@ -706,7 +706,10 @@ fn campaign_body(args: &crate::campaign::CreateArgs) -> Result<Value, Failure> {
     }
     let is_gift = args.gift.is_some();
     let mut voucher = if let Some(percent) = args.percent_off {
-        let mut discount = json!({"type": "PERCENT", "percent_off": percent.to_string().parse::<f64>().unwrap_or(0.0)});
+        // A JSON number written from the decimal's own digits.
+        let percent_off: Value = serde_json::from_str(&percent.normalize().to_string())
+            .map_err(|e| Failure::usage("invalid_discount", e.to_string()))?;
+        let mut discount = json!({"type": "PERCENT", "percent_off": percent_off});
         if let Some(cap) = &args.max_discount {
             discount["amount_limit"] = json!(to_wire(cap)?);
         }
