@@ -1151,11 +1151,16 @@ fn the_story_runs_against_a_server_with_url() {
             owned("10.00", "0.00")
         ]
     );
-    fails(
-        &["redeem", "GC-50", "--amount", "20.00"],
+    let refused = fails(
+        &["redeem", "GC-50", "--amount", "20.00", "--json"],
         1,
         "gift_amount_exceeded",
     );
+    assert!(
+        text(&refused.json(), "id").starts_with("rf_"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("[recorded as rf_"), "{refused:?}");
     fails(&["validate", "NOPE", "--amount", "1"], 3, "not_found");
     let topped = json(&["voucher", "balance", "GC-50", "--add", "10.00"]);
     assert_eq!(text(&topped, "balance"), "10.00", "{topped}");

@@ -133,6 +133,21 @@ impl Remote {
 
     /// Sends a request; a 2xx answer's JSON body, or the failure it says.
     fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+        let (status, value) = self.exchange(method, path, body)?;
+        if (200..300).contains(&status) {
+            Ok(value)
+        } else {
+            Err(api_failure(status, &value))
+        }
+    }
+
+    /// Sends a request; the answer's status and JSON body.
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), Failure> {
         let url = format!("{}{path}", self.base);
         let unreachable =
             |e: ureq::Error| Failure::other("server_unreachable", format!("{method} {url}: {e}"));
@@ -161,11 +176,7 @@ impl Remote {
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().map_err(unreachable)?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if (200..300).contains(&status) {
-            Ok(value)
-        } else {
-            Err(api_failure(status, &value))
-        }
+        Ok((status, value))
     }
 }
 
@@ -182,6 +193,11 @@ fn api_failure(status: u16, body: &Value) -> Failure {
         .unwrap_or_else(|| format!("the server answered {status}"));
     if let Some(details) = body["details"].as_str() {
         message.push_str(&format!(": {details}"));
+    }
+    if body["resource_type"] == "redemption" {
+        if let Some(id) = body["resource_id"].as_str() {
+            message.push_str(&format!(" [recorded as {id}]"));
+        }
     }
     let exit = match status {
         404 => Exit::NotFound,
@@ -273,19 +289,23 @@ impl Remote {
 
     fn redeem(&self, args: &CheckoutArgs) -> Result<(), Failure> {
         let path = format!("/v1/vouchers/{}/redemption", segment(&args.code));
-        let answer = match self.send("POST", &path, Some(&checkout_body(args)?)) {
-            Ok(answer) => answer,
-            Err(failure) if failure.exit == Exit::Refused => {
-                let out = CheckoutOut {
-                    result: Some("FAILURE"),
-                    code: args.code.clone(),
-                    reason: Some(failure.key.clone()),
-                    ..CheckoutOut::default()
-                };
-                return self.refused(&out, failure);
+        let (status, answer) = self.exchange("POST", &path, Some(&checkout_body(args)?))?;
+        if !(200..300).contains(&status) {
+            let failure = api_failure(status, &answer);
+            if failure.exit != Exit::Refused {
+                return Err(failure);
             }
-            Err(failure) => return Err(failure),
-        };
+            let out = CheckoutOut {
+                result: Some("FAILURE"),
+                id: (answer["resource_type"] == "redemption")
+                    .then(|| text(&answer["resource_id"]))
+                    .flatten(),
+                code: args.code.clone(),
+                reason: Some(failure.key.clone()),
+                ..CheckoutOut::default()
+            };
+            return self.refused(&out, failure);
+        }
         let order = &answer["order"];
         let balance = &answer["voucher"]["gift"]["balance"];
         let out = CheckoutOut {
