@@ -1,6 +1,6 @@
 //! The `voucher` command line: runs the HTTP server and scripts campaigns,
-//! codes and redemptions on the local database file, or, with `--url`, the
-//! checkout and code commands against a running server ([`remote`]).
+//! codes and redemptions on the local database file, or, with `--url`, on
+//! a running server through its HTTP API ([`remote`]).
 //!
 //! Every command opens the file the same way ([`bootstrap`]): created and
 //! migrated when missing, with the `default` project. The commands
