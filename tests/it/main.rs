@@ -7,6 +7,8 @@
 #[path = "../../examples/embed_core.rs"]
 mod embed_core;
 
+mod cli;
+
 /// Runs the example and checks that each expected line is in its output.
 fn check(expected: &[&str]) {
     let mut out = String::new();
