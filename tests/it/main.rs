@@ -10,6 +10,8 @@ mod sdk;
 #[path = "../../examples/embed_core.rs"]
 mod embed_core;
 
+mod cli;
+
 /// Runs the example and checks that each expected line is in its output.
 fn check(expected: &[&str]) {
     let mut out = String::new();

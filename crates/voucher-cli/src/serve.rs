@@ -4,16 +4,16 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
-use voucher_core::money::Currency;
-use voucher_core::port::{
-    ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore, StoreError,
-};
+use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectId, ProjectStore, StoreError};
 use voucher_http::{AppState, Config};
 use voucher_store_sqlite::{Options, SqliteStore, Synchronous};
+
+use crate::bootstrap::{ensure_default_project, env, open_store, random_hex};
+use crate::failure::Failure;
 
 /// Flags of `voucher serve`.
 #[derive(Debug, clap::Args)]
@@ -39,62 +39,11 @@ pub struct ServeArgs {
     pub csv_body_max: usize,
 }
 
-/// Why serving failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The database could not be opened or written.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    /// A flag is wrong.
-    #[error("{0}")]
-    Usage(String),
-    /// The address could not be bound, or serving failed.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
-fn random_secret(bytes: usize) -> Result<String, ServeError> {
-    let mut buf = vec![0u8; bytes];
-    // Without OS randomness there is no safe secret to make.
-    getrandom::fill(&mut buf)
-        .map_err(|e| ServeError::Io(std::io::Error::other(format!("no OS randomness: {e}"))))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// The `default` project, created on first start.
-pub fn ensure_default_project(
-    store: &SqliteStore,
-    currency: &str,
-    time_zone: &str,
-) -> Result<ProjectId, ServeError> {
-    if let Some(project) = store.project_by_name("default")? {
-        return Ok(project.id);
-    }
-    let spec = ProjectSpec {
-        name: "default".to_owned(),
-        currency: Currency::parse(currency).map_err(|e| ServeError::Usage(e.to_string()))?,
-        time_zone: time_zone
-            .parse()
-            .map_err(|_| ServeError::Usage(format!("unknown time zone {time_zone:?}")))?,
-        stacking: Default::default(),
-    };
-    match store.create_project(&spec, Utc::now()) {
-        Ok(project) => Ok(project.id),
-        // Another process created it meanwhile.
-        Err(StoreError::Duplicate { .. }) => store
-            .project_by_name("default")?
-            .map(|p| p.id)
-            .ok_or_else(|| ServeError::Usage("the default project vanished".to_owned())),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Makes sure the bootstrap keys exist: those of the environment
 /// (VOUCHER_APP_ID, VOUCHER_APP_TOKEN, VOUCHER_CLIENT_APP_ID,
 /// VOUCHER_CLIENT_TOKEN) at every start, or new random ones printed once
 /// when the project has no key at all.
-fn ensure_keys(store: &SqliteStore, project: ProjectId) -> Result<(), ServeError> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+fn ensure_keys(store: &SqliteStore, project: ProjectId) -> Result<(), Failure> {
     let origins: Vec<String> = env("VOUCHER_CLIENT_ORIGINS")
         .map(|v| {
             v.split(',')
@@ -126,11 +75,11 @@ fn ensure_keys(store: &SqliteStore, project: ProjectId) -> Result<(), ServeError
         }
         let app_id = match app_id {
             Some(id) => id,
-            None => random_secret(8)?,
+            None => random_hex(8)?,
         };
         let secret = match secret {
             Some(secret) => secret,
-            None => random_secret(24)?,
+            None => random_hex(24)?,
         };
         let spec = KeySpec {
             project,
@@ -187,20 +136,20 @@ async fn shutdown_signal() {
 }
 
 /// Runs the server.
-pub fn run(db: PathBuf, args: &ServeArgs) -> Result<(), ServeError> {
+pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     let synchronous = if args.synchronous == "normal" {
         Synchronous::Normal
     } else {
         Synchronous::Full
     };
-    let store = SqliteStore::open(
-        &db,
+    let store = open_store(
+        db,
         Options {
             synchronous,
             ..Options::default()
         },
     )?;
-    let project = ensure_default_project(&store, &args.currency, &args.time_zone)?;
+    let project = ensure_default_project(&store, &args.currency, &args.time_zone)?.id;
     ensure_keys(&store, project)?;
     let config = Config {
         json_body_max: args.json_body_max,

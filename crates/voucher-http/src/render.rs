@@ -8,8 +8,9 @@
 //! [`crate::wire`] converts. Every integer the Python SDK's models declare
 //! `StrictInt` (reference §4.3) is written as a JSON integer here.
 //!
-//! This module only adds over time: functions keep their names and
-//! signatures, so that every resource can rely on them.
+//! Every resource relies on these functions: a change to one is a change to
+//! all their callers. The list parameters are in
+//! [`crate::routes::list_params`].
 
 use std::str::FromStr;
 
@@ -609,14 +610,7 @@ pub fn voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
     object.insert("metadata".into(), wire::metadata_json(&voucher.metadata));
     object.insert("assets".into(), json!({}));
     object.insert("is_referral_code".into(), json!(false));
-    object.insert(
-        "created_at".into(),
-        json!(wire::timestamp(voucher.created_at)),
-    );
-    object.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(voucher.updated_at)),
-    );
+    wire::insert_timestamps(&mut object, voucher.created_at, voucher.updated_at);
     object.insert("holder_id".into(), json!(voucher.holder_id));
     object.insert("referrer_id".into(), Json::Null);
     object.insert(
@@ -653,171 +647,6 @@ pub async fn project_currency(state: &AppState, project: ProjectId) -> Result<Cu
         .store(move |store| store.project(project))
         .await
         .map(|p| p.spec.currency)
-}
-
-// ---------------------------------------------------------------------------
-// List parameters
-
-/// A `created_at[before]=…&created_at[after]=…` range.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct DateRange {
-    /// Strictly before this instant.
-    pub before: Option<String>,
-    /// Strictly after this instant.
-    pub after: Option<String>,
-}
-
-/// The paging and date filters every list takes, as query strings send
-/// them (every value a string, so that it can be `#[serde(flatten)]`ed into
-/// a resource's own query struct read by [`wire::WireQuery`]): `limit`,
-/// `page`, `created_at[before|after]`, `updated_at[before|after]`, `order`
-/// (`created_at`, `-created_at`, `updated_at`, `-updated_at`, ...: a leading
-/// `-` is newest first), `starting_after` / `starting_after_id` (cursor).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ListParams {
-    /// Page size, 1..=100 (default 10).
-    pub limit: Option<String>,
-    /// 1-based page, at most 1000.
-    pub page: Option<String>,
-    /// Creation range.
-    pub created_at: Option<DateRange>,
-    /// Update range.
-    pub updated_at: Option<DateRange>,
-    /// Sort order.
-    pub order: Option<String>,
-    /// Cursor (`starting_after`).
-    pub starting_after: Option<String>,
-    /// Cursor (`starting_after_id`).
-    pub starting_after_id: Option<String>,
-}
-
-/// Most pages a page-numbered list goes to.
-pub const LIST_PAGE_MAX: u32 = 1000;
-
-/// Most items in one page of a list.
-pub const LIST_LIMIT_MAX: u32 = 100;
-
-fn query_error(details: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query_params", details)
-}
-
-/// A range bound, absent when empty or `None`/`null` (the Python SDK writes
-/// an unset bound of a range as `created_at[before]=None`).
-fn range_bound(text: &Option<String>) -> Option<&str> {
-    text.as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && *t != "None" && *t != "null")
-}
-
-fn parse_instant(text: &str, name: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    match parse_moment(text, name).map_err(|_| query_error(format!("{name}: not a date")))? {
-        Moment::Instant(t) => Ok(t),
-        Moment::Date(d) => Ok(d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .unwrap_or_default()),
-    }
-}
-
-impl ListParams {
-    /// The store's list query: 400 `invalid_query_params` for a limit
-    /// outside 1..=100, a page below 1, a bad date or order; 400
-    /// `page_over_limit` for a page beyond [`LIST_PAGE_MAX`].
-    pub fn to_query(&self) -> Result<voucher_core::port::ListQuery, ApiError> {
-        use voucher_core::port::{ListQuery, SortOrder};
-        let mut query = ListQuery::default();
-        if let Some(limit) = self.limit.as_deref().filter(|s| !s.is_empty()) {
-            query.limit = limit
-                .parse::<u32>()
-                .ok()
-                .filter(|l| (1..=LIST_LIMIT_MAX).contains(l))
-                .ok_or_else(|| query_error("limit must be an integer from 1 to 100"))?;
-        }
-        if let Some(page) = self.page.as_deref().filter(|s| !s.is_empty()) {
-            let page = page
-                .parse::<u32>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| query_error("page must be an integer from 1"))?;
-            if page > LIST_PAGE_MAX {
-                return Err(ApiError::bad_request(
-                    "page_over_limit",
-                    format!("page must not exceed {LIST_PAGE_MAX}"),
-                ));
-            }
-            query.page = page;
-        }
-        if let Some(range) = &self.created_at {
-            query.created_before = range_bound(&range.before)
-                .map(|t| parse_instant(t, "created_at[before]"))
-                .transpose()?;
-            query.created_after = range_bound(&range.after)
-                .map(|t| parse_instant(t, "created_at[after]"))
-                .transpose()?;
-        }
-        if let Some(range) = &self.updated_at {
-            query.updated_before = range_bound(&range.before)
-                .map(|t| parse_instant(t, "updated_at[before]"))
-                .transpose()?;
-            query.updated_after = range_bound(&range.after)
-                .map(|t| parse_instant(t, "updated_at[after]"))
-                .transpose()?;
-        }
-        if let Some(order) = self.order.as_deref().filter(|s| !s.is_empty()) {
-            query.order = if order.starts_with('-') {
-                SortOrder::NewestFirst
-            } else {
-                SortOrder::OldestFirst
-            };
-        }
-        query.starting_after = self
-            .starting_after_id
-            .clone()
-            .or_else(|| self.starting_after.clone())
-            .filter(|s| !s.is_empty());
-        Ok(query)
-    }
-}
-
-/// A list of ids or codes as query strings send it: `ids[]=a&ids[]=b`,
-/// `ids[0]=a`, `ids=a`, or Python's `ids=['a', 'b']`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum IdList {
-    /// Several values.
-    Many(Vec<String>),
-    /// Indexed values (`ids[0]=a`).
-    Indexed(std::collections::BTreeMap<String, String>),
-    /// One value, or Python's list text.
-    One(String),
-}
-
-impl IdList {
-    /// The ids, in order.
-    pub fn into_vec(self) -> Vec<String> {
-        match self {
-            IdList::Many(ids) => ids,
-            IdList::Indexed(map) => {
-                let mut pairs: Vec<(u64, String)> = map
-                    .into_iter()
-                    .map(|(k, v)| (k.parse().unwrap_or(u64::MAX), v))
-                    .collect();
-                pairs.sort_by_key(|(k, _)| *k);
-                pairs.into_iter().map(|(_, v)| v).collect()
-            }
-            IdList::One(text) => {
-                let trimmed = text.trim();
-                match trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-                    Some(inner) => inner
-                        .split(',')
-                        .map(|part| part.trim().trim_matches(['\'', '"']).to_owned())
-                        .filter(|part| !part.is_empty())
-                        .collect(),
-                    None => vec![text],
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -107,6 +107,16 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The `created_at` and `updated_at` of a wire object, as [`timestamp`]s.
+pub fn insert_timestamps(
+    object: &mut serde_json::Map<String, Json>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) {
+    object.insert("created_at".into(), Json::String(timestamp(created_at)));
+    object.insert("updated_at".into(), Json::String(timestamp(updated_at)));
+}
+
 /// JSON metadata (an object) as the core's metadata; anything else is 400.
 pub fn metadata(json: Option<Json>) -> Result<Metadata, ApiError> {
     match json {

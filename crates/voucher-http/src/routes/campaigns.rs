@@ -24,12 +24,13 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
     apply_validity, discount_json, gift_json, parse_validity, project_currency, quantity_json,
-    validity_fields, voucher_json, ListParams, ValidityWire,
+    validity_fields, voucher_json, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, done_action, spawn_action};
+use crate::routes::list_params::ListParams;
 use crate::routes::vouchers::{
-    import_items, import_specs, parse_benefit, parse_code, parse_count, parse_quantity,
-    read_upload, run_import, RedemptionWire, VoucherBody,
+    import_csv_action, import_json_action, parse_benefit, parse_code, parse_count, parse_quantity,
+    run_import, RedemptionWire, VoucherBody,
 };
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -205,14 +206,7 @@ fn campaign_json(campaign: &CampaignRecord, currency: Currency) -> JsonValue {
     object.insert("vouchers_count".into(), json!(campaign.codes_count));
     object.insert("active".into(), json!(spec.activity.is_enabled()));
     object.insert("metadata".into(), wire::metadata_json(&spec.metadata));
-    object.insert(
-        "created_at".into(),
-        json!(wire::timestamp(campaign.created_at)),
-    );
-    object.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(campaign.updated_at)),
-    );
+    wire::insert_timestamps(&mut object, campaign.created_at, campaign.updated_at);
     object.insert(
         "category".into(),
         json!(spec.categories.first().map(|c| c.name.clone())),
@@ -243,20 +237,24 @@ fn check_benefit(benefit: &BenefitSpec, campaign_type: CampaignType) -> Result<(
 }
 
 impl TemplateBody {
+    /// The worth its `type`, `discount` and `gift` give, if any.
+    fn benefit(&self, currency: Currency) -> Result<Option<BenefitSpec>, ApiError> {
+        parse_benefit(
+            self.kind.as_deref(),
+            self.discount.as_ref(),
+            self.gift.as_ref(),
+            self.loyalty_card.as_ref(),
+            currency,
+        )
+    }
+
     /// The template of a new campaign of `campaign_type`.
     fn template(
         &self,
         campaign_type: CampaignType,
         currency: Currency,
     ) -> Result<VoucherTemplate, ApiError> {
-        let benefit = parse_benefit(
-            self.kind.as_deref(),
-            self.discount.as_ref(),
-            self.gift.as_ref(),
-            self.loyalty_card.as_ref(),
-            currency,
-        )?
-        .ok_or_else(|| {
+        let benefit = self.benefit(currency)?.ok_or_else(|| {
             ApiError::invalid_payload(match campaign_type {
                 CampaignType::DiscountCoupons => "voucher.discount is required",
                 CampaignType::GiftVouchers => "voucher.gift is required",
@@ -361,13 +359,7 @@ impl CampaignBody {
             spec.metadata = wire::metadata(Some(metadata.clone()))?;
         }
         if let Some(template) = &self.voucher {
-            if let Some(benefit) = parse_benefit(
-                template.kind.as_deref(),
-                template.discount.as_ref(),
-                template.gift.as_ref(),
-                template.loyalty_card.as_ref(),
-                currency,
-            )? {
+            if let Some(benefit) = template.benefit(currency)? {
                 check_benefit(&benefit, spec.campaign_type)?;
                 spec.template.benefit = benefit;
             }
@@ -633,16 +625,9 @@ async fn import_json(
     JsonBody(body): JsonBody<JsonValue>,
 ) -> Result<Response, ApiError> {
     let project = key.project;
-    let currency = project_currency(&state, project).await?;
     let campaign = existing_campaign(&state, project, id).await?;
-    let items = import_items(body)?;
-    let (specs, failed) = import_specs(items, Some(&campaign.id), currency);
-    let now = state.now();
-    let action = spawn_action(&state, project, "CAMPAIGN.VOUCHERS_IMPORT", move |store| {
-        Ok(run_import(store, project, specs, failed, now))
-    })
-    .await?;
-    Ok(accepted(&action))
+    let campaign = Some(campaign.id);
+    import_json_action(&state, project, campaign, "CAMPAIGN.VOUCHERS_IMPORT", body).await
 }
 
 async fn import_csv(
@@ -653,18 +638,15 @@ async fn import_csv(
 ) -> Result<Response, ApiError> {
     let project = key.project;
     let campaign = existing_campaign(&state, project, id).await?;
-    let file = read_upload(&state, request).await?;
-    let now = state.now();
-    let action = spawn_action(
+    let campaign = Some(campaign.id);
+    import_csv_action(
         &state,
         project,
+        campaign,
         "CAMPAIGN.VOUCHERS_IMPORT_CSV",
-        move |store| {
-            store.import_vouchers_csv(project, Some(&campaign.id), &mut file.as_slice(), now)
-        },
+        request,
     )
-    .await?;
-    Ok(accepted(&action))
+    .await
 }
 
 async fn set_active(

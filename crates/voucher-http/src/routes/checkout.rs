@@ -6,9 +6,6 @@
 //! SDKs and docs also send quantities and amounts as numeric strings, which
 //! are accepted.
 
-use std::collections::BTreeMap;
-
-use chrono::NaiveDate;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -16,14 +13,15 @@ use voucher_core::discount::{Applied, DiscountLevel, OrderState};
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::{Order, OrderItem};
 use voucher_core::port::{
-    BenefitSpec, ChannelType, CheckoutMode, CheckoutRequest, CustomerSpec, OrderSnapshot,
-    ProjectId, ProjectRecord, RedeemableRequest, VoucherRecord,
+    BenefitSpec, ChannelType, CheckoutMode, CheckoutRequest, OrderSnapshot, ProjectId,
+    ProjectRecord, RedeemableRequest, VoucherRecord,
 };
 use voucher_core::stacking::{ApplicationMode, NoEffectRule, SortingRule, StackingRules};
 use voucher_core::value::{Metadata, Value};
 
 use crate::error::ApiError;
 use crate::render;
+use crate::routes::customers::CustomerBody;
 use crate::state::AppState;
 use crate::wire;
 
@@ -104,21 +102,6 @@ pub(crate) struct WireOrder {
     metadata: Option<Json>,
 }
 
-/// A customer on the wire (`{id}` or `{source_id}` plus details).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub(crate) struct WireCustomer {
-    pub(crate) id: Option<String>,
-    pub(crate) source_id: Option<String>,
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    birthdate: Option<String>,
-    birthday: Option<String>,
-    description: Option<String>,
-    address: Option<BTreeMap<String, Option<String>>>,
-    metadata: Option<Json>,
-}
-
 /// Gift credits to spend (`gift:{credits}`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct WireGift {
@@ -138,7 +121,7 @@ pub(crate) struct WireRedeemable {
 pub(crate) struct CheckoutBody {
     pub(crate) redeemables: Option<Vec<WireRedeemable>>,
     pub(crate) order: Option<WireOrder>,
-    pub(crate) customer: Option<WireCustomer>,
+    pub(crate) customer: Option<CustomerBody>,
     pub(crate) metadata: Option<Json>,
     pub(crate) tracking_id: Option<String>,
     pub(crate) gift: Option<WireGift>,
@@ -257,48 +240,6 @@ impl WireOrder {
     }
 }
 
-fn birthdate(text: &str) -> Result<NaiveDate, ApiError> {
-    let day = text.get(..10).unwrap_or(text);
-    NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request("invalid_customer", "birthdate must be YYYY-MM-DD"))
-}
-
-impl WireCustomer {
-    /// The customer as a store spec.
-    pub(crate) fn to_spec(&self) -> Result<CustomerSpec, ApiError> {
-        let birthdate = self
-            .birthdate
-            .as_deref()
-            .or(self.birthday.as_deref())
-            .map(birthdate)
-            .transpose()?;
-        Ok(CustomerSpec {
-            id: self.id.clone(),
-            source_id: self.source_id.clone(),
-            name: self.name.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-            birthdate,
-            address: self
-                .address
-                .iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
-                .collect(),
-            description: self.description.clone(),
-            metadata: wire::metadata(self.metadata.clone())?,
-        })
-    }
-
-    fn is_empty(&self) -> bool {
-        self.id.is_none()
-            && self.source_id.is_none()
-            && self.name.is_none()
-            && self.email.is_none()
-            && self.metadata.as_ref().is_none_or(Json::is_null)
-    }
-}
-
 /// The key's project: its currency reads every wire amount, its stacking
 /// rules are echoed.
 pub(crate) async fn project(
@@ -343,7 +284,7 @@ pub(crate) fn stacking_rules_json(rules: &StackingRules) -> Json {
 }
 
 /// The codes of a stacked request's `redeemables`.
-pub(crate) fn redeemables(
+fn redeemables(
     wire_items: Option<&[WireRedeemable]>,
     currency: Currency,
 ) -> Result<Vec<RedeemableRequest>, ApiError> {
@@ -381,7 +322,7 @@ pub(crate) fn redeemables(
 }
 
 /// The legacy endpoints' one code, with the body's `gift.credits`.
-pub(crate) fn legacy_redeemable(
+fn legacy_redeemable(
     code: String,
     body: &CheckoutBody,
     currency: Currency,
@@ -417,6 +358,32 @@ pub(crate) fn request(
         tracking_id: body.tracking_id.clone(),
         now,
     })
+}
+
+/// The key's project and the core's checkout request of a validation or
+/// redemption: of the legacy endpoints' one `code` (with the body's
+/// `gift.credits`) when given, else of the body's stacked `redeemables`.
+pub(crate) async fn prepare(
+    state: &AppState,
+    project_id: ProjectId,
+    body: &CheckoutBody,
+    code: Option<&str>,
+    channel: ChannelType,
+) -> Result<(ProjectRecord, CheckoutRequest), ApiError> {
+    let record = project(state, project_id).await?;
+    let currency = record.spec.currency;
+    let (mode, redeemables) = match code {
+        Some(code) => (
+            CheckoutMode::Legacy,
+            legacy_redeemable(code.to_owned(), body, currency)?,
+        ),
+        None => (
+            CheckoutMode::Stacked,
+            redeemables(body.redeemables.as_deref(), currency)?,
+        ),
+    };
+    let request = request(body, mode, redeemables, currency, channel, state.now())?;
+    Ok((record, request))
 }
 
 // --- answers ---------------------------------------------------------------
@@ -719,8 +686,6 @@ pub(crate) fn gift_json(voucher: &VoucherRecord, currency: Currency) -> Option<J
     let balance = voucher.gift_balance_minor.unwrap_or(amount_minor);
     Some(render::gift_json(amount_minor, balance, currency))
 }
-
-pub(crate) use crate::render::{encode_segment as encode, voucher_json};
 
 /// A new id: `prefix` and 24 random hex digits (a counter when the OS has
 /// no randomness: ids only need to differ).

@@ -28,7 +28,9 @@ use voucher_core::port::{
 
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
-use crate::routes::checkout::{self, voucher_json, CheckoutBody, WireCustomer};
+use crate::render::{project_currency, voucher_json};
+use crate::routes::checkout::CheckoutBody;
+use crate::routes::customers::CustomerBody;
 use crate::routes::{qualifications, redemptions, validations};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -280,7 +282,7 @@ struct PublishQuery {
 /// The body of `POST /client/v1/publish`.
 #[derive(Debug, Default, Deserialize)]
 struct PublishBody {
-    customer: Option<WireCustomer>,
+    customer: Option<CustomerBody>,
     voucher: Option<String>,
     source_id: Option<String>,
     metadata: Option<Json_>,
@@ -326,7 +328,7 @@ async fn publish(
         },
     };
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let now = state.now();
     let record = state
         .store(move |store| store.publish(project, &spec, now))

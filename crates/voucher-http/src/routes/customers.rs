@@ -3,6 +3,9 @@
 //! `GET /v1/customers` (page paging, date filters, and the JS SDK's
 //! `scroll()` cursor: `starting_after` is a creation instant there).
 //!
+//! [`CustomerBody`] is also the customer inside validation, redemption and
+//! publication requests.
+//!
 //! The customer object carries the summary, loyalty and referral fields the
 //! Python SDK's `CustomerWithSummaryLoyaltyReferrals` reads, as integers.
 //! The engine has no loyalty cards or referrals, so those figures are 0.
@@ -18,13 +21,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use voucher_core::money::Currency;
-use voucher_core::port::{
-    CustomerRecord, CustomerSpec, CustomerSummary, ListQuery, Page, SortOrder,
-};
+use voucher_core::port::{CustomerRecord, CustomerSpec, CustomerSummary, ListQuery, Page};
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
-use crate::routes::list_params::{invalid_param, parse_instant, ListParams};
+use crate::routes::list_params::{refuse_unsupported, ListParams};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -99,6 +100,16 @@ impl CustomerBody {
             metadata: wire::metadata(self.metadata.clone())?,
         })
     }
+
+    /// True when the body names no customer (`{}`, or only `null`s): a
+    /// checkout request without one.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.source_id.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.metadata.as_ref().is_none_or(Json::is_null)
+    }
 }
 
 /// `summary`: what the customer did, integers as the Python SDK wants.
@@ -168,14 +179,7 @@ pub fn customer_json(record: &CustomerRecord, currency: Currency) -> Json {
     map.insert("referrals".into(), json!({"total": 0, "campaigns": []}));
     map.insert("metadata".into(), wire::metadata_json(&spec.metadata));
     map.insert("system_metadata".into(), json!({}));
-    map.insert(
-        "created_at".into(),
-        json!(wire::timestamp(record.created_at)),
-    );
-    map.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(record.updated_at)),
-    );
+    wire::insert_timestamps(&mut map, record.created_at, record.updated_at);
     map.insert("object".into(), json!("customer"));
     Json::Object(map)
 }
@@ -256,8 +260,6 @@ async fn remove(
 struct CustomerListParams {
     #[serde(flatten)]
     list: ListParams,
-    /// A creation instant (the JS SDK's `scroll()`), or a cursor of ours.
-    starting_after: Option<String>,
     email: Option<String>,
     city: Option<String>,
     name: Option<String>,
@@ -266,40 +268,13 @@ struct CustomerListParams {
 
 impl CustomerListParams {
     fn to_query(&self) -> Result<ListQuery, ApiError> {
-        // Filters the store cannot apply are refused rather than ignored:
-        // an unfiltered list would look like a filtered one.
-        let unsupported = [
-            ("email", &self.email),
-            ("city", &self.city),
-            ("name", &self.name),
-            ("segment_id", &self.segment_id),
-        ];
-        if let Some((name, _)) = unsupported.iter().find(|(_, v)| v.is_some()) {
-            return Err(invalid_param(name, "this filter is not supported"));
-        }
-        let mut query = self.list.to_query()?;
-        match self.starting_after.as_deref().map(str::trim) {
-            None | Some("") => {}
-            // Our own cursor: a row id.
-            Some(cursor) if cursor.bytes().all(|b| b.is_ascii_digit()) => {
-                query.starting_after = Some(cursor.to_owned());
-            }
-            // The JS SDK's scroll: customers created strictly after (oldest
-            // first) or before (newest first) this instant.
-            Some(text) => {
-                let at = parse_instant("starting_after", text)?;
-                query.page = 1;
-                match query.order {
-                    SortOrder::OldestFirst => {
-                        query.created_after = Some(query.created_after.map_or(at, |a| a.max(at)));
-                    }
-                    SortOrder::NewestFirst => {
-                        query.created_before = Some(query.created_before.map_or(at, |b| b.min(at)));
-                    }
-                }
-            }
-        }
-        Ok(query)
+        refuse_unsupported(&[
+            ("email", self.email.is_some()),
+            ("city", self.city.is_some()),
+            ("name", self.name.is_some()),
+            ("segment_id", self.segment_id.is_some()),
+        ])?;
+        self.list.to_query()
     }
 }
 

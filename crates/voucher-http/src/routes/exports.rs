@@ -10,8 +10,6 @@
 //! the data as of the download; the file is built in memory, up to
 //! [`EXPORT_BYTES_MAX`] (over it: 400 `export_too_large`).
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -27,7 +25,7 @@ use voucher_core::port::{
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::routes::async_actions::EXPORT_KIND;
-use crate::routes::vouchers::{filter_active, filter_value};
+use crate::routes::list_params::{filter_active, filter_value, Filters};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -208,7 +206,7 @@ fn queries(
     request: &ExportRequest,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<ExportQuery, ApiError> {
-    let filters: BTreeMap<String, JsonValue> = request
+    let filters: Filters = request
         .parameters
         .get("filters")
         .filter(|f| !f.is_null())

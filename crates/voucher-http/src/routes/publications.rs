@@ -32,7 +32,7 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render;
 use crate::routes::customers::{customer_json, CustomerBody};
-use crate::routes::list_params::{invalid_param, ListParams};
+use crate::routes::list_params::{invalid_param, refuse_unsupported, ListParams};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -354,16 +354,12 @@ async fn list(
     key: ServerKey,
     WireQuery(params): WireQuery<PublicationListParams>,
 ) -> Result<Reply<Json>, ApiError> {
-    // Filters the store cannot apply are refused rather than ignored.
-    let unsupported = [
+    refuse_unsupported(&[
         ("voucher_type", params.voucher_type.is_some()),
         ("is_referral_code", params.is_referral_code.is_some()),
         ("source_id", params.source_id.is_some()),
         ("filters", params.filters.is_some()),
-    ];
-    if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
-        return Err(invalid_param(name, "this filter is not supported"));
-    }
+    ])?;
     let query = PublicationQuery {
         list: params.list.to_query()?,
         campaign: params.campaign,

@@ -9,21 +9,21 @@
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    ChannelType, CheckoutMode, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, SortOrder,
+    ChannelType, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord, RedemptionResult,
+    RedemptionState, RollbackRecord, RollbackRequest,
 };
-use voucher_core::voucher::RedemptionQuantity;
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
-use crate::routes::checkout::{
-    self, encode, order_snapshot_json, voucher_json, CheckoutBody, WireCustomer,
-};
+use crate::render::{encode_segment, project_currency, quantity_json, voucher_json};
+use crate::routes::checkout::{self, order_snapshot_json, CheckoutBody};
+use crate::routes::customers::CustomerBody;
+use crate::routes::list_params::{self, filter_value, ListParams};
 use crate::routes::validations::code_not_found;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -81,16 +81,8 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let currency = checkout::project(state, project).await?.spec.currency;
-    let redeemables = checkout::legacy_redeemable(code.clone(), &body, currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Legacy,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
+    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let currency = record.spec.currency;
     let record = state
         .store(move |store| store.redeem(project, &request))
         .await
@@ -113,16 +105,8 @@ pub(crate) async fn stacked(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let currency = checkout::project(state, project).await?.spec.currency;
-    let redeemables = checkout::redeemables(body.redeemables.as_deref(), currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Stacked,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
+    let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
+    let currency = record.spec.currency;
     let parent = state
         .store(move |store| store.redeem(project, &request))
         .await?;
@@ -366,7 +350,7 @@ struct RollbackBody {
     reason: Option<String>,
     tracking_id: Option<String>,
     #[allow(dead_code)]
-    customer: Option<WireCustomer>,
+    customer: Option<CustomerBody>,
     metadata: Option<Json_>,
 }
 
@@ -394,7 +378,7 @@ async fn rollback_one(
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let request = rollback_request(id, query, body, state.now())?;
     let sent = request.clone();
     let rollback = state
@@ -411,7 +395,7 @@ async fn rollback_stack(
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let lookup = id.clone();
     let redemption = state
         .store(move |store| store.redemption(project, &lookup))
@@ -447,41 +431,32 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let record = state
         .store(move |store| store.redemption(project, &id))
         .await?;
     Ok(Json(redemption_json(&record, currency)))
 }
 
-/// `{before, after}` of a date filter.
+/// The redemption list's query: the shared paging, dates and cursors, the
+/// shortcuts (`campaign`, `customer`, `result`, `voucher_code`,
+/// `failure_code`), `order` (a sort or an order's id), and the advanced
+/// `filters[<field>][conditions][$is|$in]`.
 #[derive(Debug, Default, Deserialize)]
-struct DateRange {
-    before: Option<String>,
-    after: Option<String>,
-}
-
-/// The redemption list's query: paging (page or cursor), the shortcuts
-/// (`campaign`, `customer`, `result`, `voucher_code`, `failure_code`), the
-/// `order` sort (or an order id), `created_at[before|after]`, and the
-/// advanced `filters[<field>][conditions][$is|$in]`.
-#[derive(Debug, Default, Deserialize)]
-struct ListParams {
-    limit: Option<String>,
-    page: Option<String>,
-    starting_after: Option<String>,
-    starting_after_id: Option<String>,
+struct RedemptionListParams {
+    #[serde(flatten)]
+    list: ListParams,
     result: Option<String>,
     campaign: Option<String>,
     customer: Option<String>,
     voucher_code: Option<String>,
     failure_code: Option<String>,
+    /// Read here rather than by [`ListParams`]: it is also an order filter.
     order: Option<String>,
-    created_at: Option<DateRange>,
     filters: Option<Json_>,
 }
 
-/// The sort keys of the redemption list.
+/// The sort keys of the Python SDK's redemption list (`-` for descending).
 const SORT_KEYS: [&str; 5] = [
     "created_at",
     "id",
@@ -490,122 +465,45 @@ const SORT_KEYS: [&str; 5] = [
     "customer_id",
 ];
 
-fn bad_query(details: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query_params", details)
-}
-
-fn number(name: &str, text: Option<&str>, default: u32) -> Result<u32, ApiError> {
-    match text.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(default),
-        Some(t) => t
-            .parse()
-            .map_err(|_| bad_query(format!("{name} must be a positive integer"))),
-    }
-}
-
-/// A date or instant of a query (`2024-01-01`, RFC 3339; a `+` of an offset
-/// may arrive decoded as a space).
-fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    let text = text.trim().replace(' ', "+");
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| bad_query(format!("{name} must be an ISO 8601 date")))
-}
-
-/// The first value of `filters[field][conditions][$is|$in]`.
-fn filter(filters: Option<&Json_>, field: &str) -> Option<String> {
-    let conditions = filters?.get(field)?.get("conditions")?;
-    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
-    let first = match value {
-        Json_::Array(items) => items.first()?.clone(),
-        Json_::Object(items) => items.values().next()?.clone(),
-        other => other.clone(),
-    };
-    match first {
-        // Python sends a list as its repr: `['a', 'b']`.
-        Json_::String(s) => Some(
-            s.trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .trim_matches('\'')
-                .to_owned(),
-        ),
-        _ => None,
-    }
-}
-
 fn result_of(text: &str) -> Result<RedemptionResult, ApiError> {
     match text {
         "SUCCESS" => Ok(RedemptionResult::Success),
         "FAILURE" => Ok(RedemptionResult::Failure),
-        other => Err(bad_query(format!(
-            "result must be SUCCESS or FAILURE, not {other:?}"
-        ))),
+        other => Err(list_params::invalid_param(
+            "result",
+            format!("{other:?} is not SUCCESS or FAILURE"),
+        )),
     }
 }
 
-impl ListParams {
+impl RedemptionListParams {
     fn to_query(&self) -> Result<RedemptionQuery, ApiError> {
-        let filters = self.filters.as_ref();
-        let mut list = ListQuery {
-            limit: number("limit", self.limit.as_deref(), 10)?,
-            page: number("page", self.page.as_deref(), 1)?,
-            starting_after: self
-                .starting_after
-                .clone()
-                .or_else(|| self.starting_after_id.clone()),
-            ..ListQuery::default()
-        };
-        // `order` is the sort of the Python SDK (`-created_at`, `id`,
-        // `voucher_code`, ...: ascending ones list oldest first, the others
-        // newest first), or else an order's id or source id.
+        let filters = self.filters.as_ref().and_then(Json_::as_object);
+        let filter = |field: &str| filters.and_then(|f| filter_value(f, field));
+        let mut list = self.list.to_query()?;
+        // `order` is a sort of the Python SDK's enum, or else an order's id
+        // or source id. The store sorts by creation only: the other sorts
+        // are refused by `sort_order` rather than ignored.
         let mut order = None;
-        match self.order.as_deref() {
+        match list_params::given(self.order.as_deref()) {
             None => {}
-            Some("created_at" | "id") => list.order = SortOrder::OldestFirst,
-            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {}
+            Some(sort) if SORT_KEYS.contains(&sort.trim_start_matches('-')) => {
+                list.order = list_params::sort_order(Some(sort))?;
+            }
             Some(other) => order = Some(other.to_owned()),
         }
-        if let Some(range) = &self.created_at {
-            if let Some(t) = &range.before {
-                list.created_before = Some(instant("created_at[before]", t)?);
-            }
-            if let Some(t) = &range.after {
-                list.created_after = Some(instant("created_at[after]", t)?);
-            }
-        }
-        let result = self
-            .result
-            .clone()
-            .or_else(|| filter(filters, "result"))
+        let result = list_params::given(self.result.as_deref())
+            .map(str::to_owned)
+            .or_else(|| filter("result"))
             .map(|r| result_of(&r))
             .transpose()?;
         Ok(RedemptionQuery {
             list,
-            campaign: self
-                .campaign
-                .clone()
-                .or_else(|| filter(filters, "campaign_name")),
-            customer: self
-                .customer
-                .clone()
-                .or_else(|| filter(filters, "customer_id")),
+            campaign: self.campaign.clone().or_else(|| filter("campaign_name")),
+            customer: self.customer.clone().or_else(|| filter("customer_id")),
             result,
-            failure_code: self
-                .failure_code
-                .clone()
-                .or_else(|| filter(filters, "failure_code")),
-            code: self
-                .voucher_code
-                .clone()
-                .or_else(|| filter(filters, "voucher_code")),
+            failure_code: self.failure_code.clone().or_else(|| filter("failure_code")),
+            code: self.voucher_code.clone().or_else(|| filter("voucher_code")),
             order,
         })
     }
@@ -614,11 +512,11 @@ impl ListParams {
 async fn list(
     State(state): State<AppState>,
     key: ServerKey,
-    WireQuery(params): WireQuery<ListParams>,
+    WireQuery(params): WireQuery<RedemptionListParams>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let query = params.to_query()?;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let page = state
         .store(move |store| store.redemptions(project, &query))
         .await?;
@@ -646,7 +544,7 @@ async fn voucher_entries(
     Path(code): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
-    let currency = checkout::project(&state, project).await?.spec.currency;
+    let currency = project_currency(&state, project).await?;
     let voucher = state
         .store(move |store| store.voucher(project, &code))
         .await?;
@@ -685,13 +583,10 @@ async fn voucher_entries(
         }
     }
     Ok(Json(json!({
-        "quantity": match voucher.quantity {
-            RedemptionQuantity::Limited(q) => json!(q),
-            RedemptionQuantity::Unlimited => Json_::Null,
-        },
+        "quantity": quantity_json(voucher.quantity),
         "redeemed_quantity": voucher.redeemed_quantity,
         "object": "list",
-        "url": format!("/v1/vouchers/{}/redemption?page=1&limit=10", encode(&code)),
+        "url": format!("/v1/vouchers/{}/redemption?page=1&limit=10", encode_segment(&code)),
         "data_ref": "redemption_entries",
         "total": total,
         "redemption_entries": entries,

@@ -244,14 +244,7 @@ fn rule_json(record: &RuleRecord) -> Json {
     };
     map.insert("type".into(), json!(kind));
     map.insert("context_type".into(), json!("global"));
-    map.insert(
-        "created_at".into(),
-        json!(wire::timestamp(record.created_at)),
-    );
-    map.insert(
-        "updated_at".into(),
-        json!(wire::timestamp(record.updated_at)),
-    );
+    wire::insert_timestamps(&mut map, record.created_at, record.updated_at);
     map.insert("assignments_count".into(), json!(record.assignments_count));
     map.insert("object".into(), json!("validation_rules"));
     Json::Object(map)
@@ -431,12 +424,6 @@ async fn list_assignments(
     WireQuery(params): WireQuery<ListParams>,
 ) -> Result<Reply<Json>, ApiError> {
     let query = params.to_query()?;
-    if query.limit == 0 || query.limit > 100 || query.page == 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
-            "limit must be 1..=100 and page at least 1",
-        ));
-    }
     let project = key.project;
     let mut assignments = state
         .store(move |store| store.assignments(project, &id))

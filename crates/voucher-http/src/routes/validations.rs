@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::{Outcome, Reason, Refusal};
 use voucher_core::money::Currency;
-use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutMode, CheckoutResult, ProjectId};
+use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutResult, ProjectId};
 use voucher_core::stacking::{EntryStatus, SkipReason};
 
 use crate::auth::ServerKey;
@@ -76,17 +76,8 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let record = checkout::project(state, project).await?;
+    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
     let currency = record.spec.currency;
-    let redeemables = checkout::legacy_redeemable(code.clone(), &body, currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Legacy,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
     let answer = state
         .store(move |store| store.validate(project, &request))
         .await;
@@ -266,17 +257,8 @@ pub(crate) async fn stacked(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Json_, ApiError> {
-    let record = checkout::project(state, project).await?;
+    let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
-    let redeemables = checkout::redeemables(body.redeemables.as_deref(), currency)?;
-    let request = checkout::request(
-        &body,
-        CheckoutMode::Stacked,
-        redeemables,
-        currency,
-        channel,
-        state.now(),
-    )?;
     let result = state
         .store(move |store| store.validate(project, &request))
         .await?;

@@ -3,10 +3,9 @@
 //! filters, enable, disable, gift balance and its transactions, and the
 //! JSON and CSV imports as async actions.
 //!
-//! The request shape of a voucher ([`VoucherBody`]) is shared with the
+//! The request shape of a voucher ([`VoucherBody`]) and the imports
+//! ([`import_json_action`], [`import_csv_action`]) are shared with the
 //! campaigns' add-voucher and import endpoints.
-
-use std::collections::BTreeMap;
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
@@ -29,9 +28,10 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
     apply_validity, json_integer, parse_discount, parse_gift, parse_validity, project_currency,
-    voucher_json, IdList, ListParams, ValidityWire,
+    voucher_json, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, spawn_action};
+use crate::routes::list_params::{filter_active, filter_value, Filters, IdList, ListParams};
 use crate::state::{AppState, Store};
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -505,37 +505,7 @@ struct VoucherListParams {
     customer: Option<String>,
     code: Option<String>,
     ids: Option<IdList>,
-    filters: Option<BTreeMap<String, JsonValue>>,
-}
-
-/// The `$is` (or first `$in`) value of `filters[<field>][conditions]`.
-pub(crate) fn filter_value(filters: &BTreeMap<String, JsonValue>, field: &str) -> Option<String> {
-    let conditions = filters.get(field)?.get("conditions")?;
-    let value = conditions.get("$is").or_else(|| conditions.get("$in"))?;
-    let first = match value {
-        JsonValue::Array(values) => values.first()?.clone(),
-        JsonValue::Object(map) => map.values().next()?.clone(),
-        other => other.clone(),
-    };
-    match first {
-        JsonValue::String(s) => Some(s),
-        JsonValue::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-/// Whether `filters[active][conditions]` asks for enabled (`$active`,
-/// `$enabled`, `$is: true`) or disabled (`$inactive`, `$disabled`, `$is:
-/// false`) codes.
-pub(crate) fn filter_active(filters: &BTreeMap<String, JsonValue>) -> Option<bool> {
-    let conditions = filters.get("active")?.get("conditions")?.as_object()?;
-    if conditions.contains_key("$active") || conditions.contains_key("$enabled") {
-        return Some(true);
-    }
-    if conditions.contains_key("$inactive") || conditions.contains_key("$disabled") {
-        return Some(false);
-    }
-    filter_value(filters, "active").and_then(|v| v.parse().ok())
+    filters: Option<Filters>,
 }
 
 async fn list(
@@ -584,7 +554,7 @@ async fn list(
 
 /// Specs of the vouchers of a JSON import; those that do not parse are
 /// refused rows (1-based: the array's first item is row 1).
-pub(crate) fn import_specs(
+fn import_specs(
     items: Vec<VoucherBody>,
     campaign: Option<&str>,
     currency: Currency,
@@ -642,7 +612,7 @@ pub(crate) fn run_import(
 }
 
 /// A JSON import's body: an array of vouchers (400 otherwise).
-pub(crate) fn import_items(body: JsonValue) -> Result<Vec<VoucherBody>, ApiError> {
+fn import_items(body: JsonValue) -> Result<Vec<VoucherBody>, ApiError> {
     if !body.is_array() {
         return Err(ApiError::invalid_payload(
             "the body must be an array of vouchers",
@@ -651,21 +621,32 @@ pub(crate) fn import_items(body: JsonValue) -> Result<Vec<VoucherBody>, ApiError
     serde_json::from_value(body).map_err(|e| ApiError::invalid_payload(e.to_string()))
 }
 
+/// Starts the async action `action_type` that imports a JSON body's
+/// vouchers into `campaign` (or none): 202 with the action's id.
+pub(crate) async fn import_json_action(
+    state: &AppState,
+    project: ProjectId,
+    campaign: Option<String>,
+    action_type: &'static str,
+    body: JsonValue,
+) -> Result<Response, ApiError> {
+    let currency = project_currency(state, project).await?;
+    let items = import_items(body)?;
+    let (specs, failed) = import_specs(items, campaign.as_deref(), currency);
+    let now = state.now();
+    let id = spawn_action(state, project, action_type, move |store| {
+        Ok(run_import(store, project, specs, failed, now))
+    })
+    .await?;
+    Ok(accepted(&id))
+}
+
 async fn import_json(
     State(state): State<AppState>,
     key: ServerKey,
     JsonBody(body): JsonBody<JsonValue>,
 ) -> Result<Response, ApiError> {
-    let project = key.project;
-    let currency = project_currency(&state, project).await?;
-    let items = import_items(body)?;
-    let (specs, failed) = import_specs(items, None, currency);
-    let now = state.now();
-    let id = spawn_action(&state, project, "VOUCHERS.IMPORT", move |store| {
-        Ok(run_import(store, project, specs, failed, now))
-    })
-    .await?;
-    Ok(accepted(&id))
+    import_json_action(&state, key.project, None, "VOUCHERS.IMPORT", body).await
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -683,7 +664,7 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// first part with a file name) of a `multipart/form-data` body, as the
 /// SDKs send it (the boundary read from the body when the Content-Type
 /// lacks it); or the body itself when it is sent as `text/csv`.
-pub(crate) fn uploaded_file(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn uploaded_file(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let content_type = content_type.unwrap_or("");
     let lower = content_type.to_ascii_lowercase();
     if lower.starts_with("text/csv") || lower.starts_with("text/plain") {
@@ -732,7 +713,7 @@ pub(crate) fn uploaded_file(content_type: Option<&str>, body: &[u8]) -> Result<V
 }
 
 /// Reads an importCSV request's file, within [`crate::Config::csv_body_max`].
-pub(crate) async fn read_upload(state: &AppState, request: Request) -> Result<Vec<u8>, ApiError> {
+async fn read_upload(state: &AppState, request: Request) -> Result<Vec<u8>, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -742,19 +723,30 @@ pub(crate) async fn read_upload(state: &AppState, request: Request) -> Result<Ve
     uploaded_file(content_type.as_deref(), &body)
 }
 
+/// Starts the async action `action_type` that imports an uploaded CSV's
+/// vouchers into `campaign` (or none): 202 with the action's id.
+pub(crate) async fn import_csv_action(
+    state: &AppState,
+    project: ProjectId,
+    campaign: Option<String>,
+    action_type: &'static str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let file = read_upload(state, request).await?;
+    let now = state.now();
+    let id = spawn_action(state, project, action_type, move |store| {
+        store.import_vouchers_csv(project, campaign.as_deref(), &mut file.as_slice(), now)
+    })
+    .await?;
+    Ok(accepted(&id))
+}
+
 async fn import_csv(
     State(state): State<AppState>,
     key: ServerKey,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let project = key.project;
-    let file = read_upload(&state, request).await?;
-    let now = state.now();
-    let id = spawn_action(&state, project, "VOUCHERS.IMPORT_CSV", move |store| {
-        store.import_vouchers_csv(project, None, &mut file.as_slice(), now)
-    })
-    .await?;
-    Ok(accepted(&id))
+    import_csv_action(&state, key.project, None, "VOUCHERS.IMPORT_CSV", request).await
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use voucher_core::port::{
     PublicationStore, RedemptionQuery, RedemptionResult, RuleStore, VoucherQueries, VoucherQuery,
 };
 
-use crate::support::{Env, Keys, ORIGIN};
+use crate::support::{ok_as, Env, Keys, ORIGIN};
 
 /// Who sends a request.
 #[derive(Debug, Clone, Copy)]
@@ -82,14 +82,8 @@ struct Fixture {
     rule_id: String,
 }
 
-async fn must(env: &Env, keys: &Keys, method: &str, path: &str, body: Value) -> Value {
-    let (status, reply) = env.call_as(keys, method, path, Some(body)).await;
-    assert!(status.is_success(), "{method} {path}: {status} {reply}");
-    reply
-}
-
 async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
-    must(
+    ok_as(
         env,
         keys,
         "POST",
@@ -97,7 +91,7 @@ async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
         json!({"type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 25}}),
     )
     .await;
-    must(
+    ok_as(
         env,
         keys,
         "POST",
@@ -105,7 +99,7 @@ async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
         json!({"type": "GIFT_VOUCHER", "gift": {"amount": 5000}}),
     )
     .await;
-    let campaign = must(
+    let campaign = ok_as(
         env,
         keys,
         "POST",
@@ -119,7 +113,7 @@ async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
         }),
     )
     .await;
-    must(
+    ok_as(
         env,
         keys,
         "POST",
@@ -127,7 +121,7 @@ async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
         json!({"source_id": format!("{prefix}alice"), "name": "Alice"}),
     )
     .await;
-    let rule = must(
+    let rule = ok_as(
         env,
         keys,
         "POST",
@@ -138,7 +132,7 @@ async fn fixture(env: &Env, keys: &Keys, prefix: &str) -> Fixture {
         }),
     )
     .await;
-    let redemption = must(
+    let redemption = ok_as(
         env,
         keys,
         "POST",

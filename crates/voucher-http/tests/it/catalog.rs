@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{Env, Keys};
+use crate::support::{send_raw, Env};
 
 /// Polls an async action until it is DONE or FAILED.
 async fn wait_action(env: &Env, id: &str) -> Value {
@@ -38,26 +38,6 @@ async fn voucher_count(env: &Env) -> u64 {
     let (status, list) = env.call("GET", "/v1/vouchers?limit=1", None).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     list["total"].as_u64().unwrap()
-}
-
-/// Sends a raw body with a content type.
-async fn send_raw(
-    env: &Env,
-    keys: &Keys,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-app-id", &keys.id)
-        .header("x-app-token", &keys.token)
-        .header("content-type", content_type)
-        .body(Body::from(body))
-        .unwrap();
-    env.send(request).await
 }
 
 /// A multipart body as the SDKs send a CSV upload.

@@ -3,59 +3,10 @@
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use voucher_core::code_pattern::Code;
-use voucher_core::discount::{Discount, DiscountValue, Effect};
-use voucher_core::money::{Currency, Money};
-use voucher_core::port::{BenefitSpec, VoucherSpec, VoucherStore};
 use voucher_core::validity::{Moment, Validity};
-use voucher_core::voucher::{Activity, RedemptionQuantity};
+use voucher_core::voucher::Activity;
 
-use crate::support::Env;
-
-fn eur(wire: i64) -> Money {
-    Money::from_wire(wire, Currency::EUR).unwrap()
-}
-
-/// A voucher spec with `code`, worth `benefit`, usable `quantity` times.
-pub fn spec(code: &str, benefit: BenefitSpec, quantity: Option<u64>) -> VoucherSpec {
-    VoucherSpec {
-        code: Some(Code::parse(code).unwrap()),
-        code_config: None,
-        campaign: None,
-        benefit: Some(benefit),
-        quantity: Some(quantity.map_or(RedemptionQuantity::Unlimited, RedemptionQuantity::Limited)),
-        validity: Validity::default(),
-        activity: Activity::Enabled,
-        category: None,
-        additional_info: None,
-        metadata: Default::default(),
-    }
-}
-
-/// `amount_off` (wire integer) off the order.
-pub fn amount_off(wire: i64) -> BenefitSpec {
-    BenefitSpec::Discount(
-        Discount::new(
-            DiscountValue::Amount {
-                amount_off: eur(wire),
-            },
-            Effect::ApplyToOrder,
-        )
-        .unwrap(),
-    )
-}
-
-/// A gift card of `wire` (integer) credits.
-pub fn gift(wire: i64) -> BenefitSpec {
-    BenefitSpec::Gift { amount_minor: wire }
-}
-
-/// Creates a voucher in the default project through the store.
-pub fn create(env: &Env, spec: VoucherSpec) {
-    env.store
-        .create_voucher(env.project, &spec, env.now())
-        .unwrap();
-}
+use crate::support::{amount_off, create, gift, spec, Env};
 
 fn order(amount: i64) -> Value {
     json!({"amount": amount, "items": [{"product_id": "p1", "quantity": "2", "price": amount / 2}]})

@@ -3,21 +3,20 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use voucher_core::code_pattern::CodeConfig;
 use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, ClientPermission, CustomerSpec, CustomerStore,
-    JoinOnce, KeyKind, KeySpec, ProjectStore, PublicationSpec, PublicationStore, PublicationTarget,
-    VoucherTemplate,
+    BenefitSpec, CampaignSpec, ClientPermission, CustomerSpec, CustomerStore, JoinOnce, KeyKind,
+    KeySpec, ProjectStore, PublicationSpec, PublicationStore, PublicationTarget,
 };
-use voucher_core::validity::Validity;
-use voucher_core::voucher::{Activity, CampaignKind, CampaignType, RedemptionQuantity};
+use voucher_core::voucher::CampaignKind;
 
-use crate::checkout::{amount_off, create, gift, spec};
-use crate::support::{Env, ORIGIN};
+use crate::support::{
+    amount_off, campaign_spec, create, create_campaign, gift, spec, Env, Keys, ORIGIN,
+};
 
 /// A client key of the default project with these permissions.
-fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (String, String) {
+fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> Keys {
     let secret = format!("{id}-secret-0123456789");
     env.store
         .create_key(
@@ -32,56 +31,19 @@ fn client_key(env: &Env, id: &str, permissions: Vec<ClientPermission>) -> (Strin
             env.now(),
         )
         .unwrap();
-    (id.to_owned(), secret)
-}
-
-async fn client_as(
-    env: &Env,
-    key: &(String, String),
-    origin: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("x-client-application-id", &key.0)
-        .header("x-client-token", &key.1)
-        .header("origin", origin);
-    let request = match body {
-        Some(body) => request
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => request.body(Body::empty()).unwrap(),
-    };
-    env.send(request).await
-}
-
-fn campaign(name: &str, kind: CampaignKind, benefit: BenefitSpec) -> CampaignSpec {
-    CampaignSpec {
-        name: name.to_owned(),
-        description: None,
-        campaign_type: CampaignType::DiscountCoupons,
-        kind,
-        activity: Activity::Enabled,
-        validity: Validity::default(),
-        time_zone: None,
-        limits: Default::default(),
-        categories: Vec::new(),
-        template: VoucherTemplate {
-            benefit,
-            quantity: RedemptionQuantity::Limited(1),
-            code_config: CodeConfig {
-                pattern: Some(format!("{name}-####")),
-                ..CodeConfig::default()
-            },
-        },
-        vouchers_count: 0,
-        activity_duration_after_publishing: None,
-        metadata: Default::default(),
+    Keys {
+        id: id.to_owned(),
+        token: secret,
     }
+}
+
+/// A campaign whose codes follow `<name>-####`.
+fn campaign(name: &str, kind: CampaignKind, benefit: BenefitSpec) -> CampaignSpec {
+    let code_config = CodeConfig {
+        pattern: Some(format!("{name}-####")),
+        ..CodeConfig::default()
+    };
+    campaign_spec(name, kind, benefit, code_config)
 }
 
 #[tokio::test]
@@ -124,22 +86,20 @@ async fn client_keys_need_the_origin_and_the_permission() {
     let plain = client_key(&env, "plain-client", Vec::new());
 
     // A bad origin: 401 even for validation.
-    let (status, body) = client_as(
-        &env,
-        &plain,
-        "https://evil.example",
-        "GET",
-        "/client/v1/validate?code=TEN&amount=100",
-        None,
-    )
-    .await;
+    let (status, body) = env
+        .client_as(
+            &plain,
+            "https://evil.example",
+            "GET",
+            "/client/v1/validate?code=TEN&amount=100",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["key"], "unauthorized");
 
     // Validation needs no permission; redeem and publish do.
-    let (status, _) = client_as(
-        &env,
-        &plain,
+    let (status, _) = env.client_as(&plain,
         ORIGIN,
         "POST",
         "/client/v1/validations",
@@ -160,7 +120,9 @@ async fn client_keys_need_the_origin_and_the_permission() {
             json!({"customer": {"source_id": "alice"}, "channel": "Voucherify.js"}),
         ),
     ] {
-        let (status, answer) = client_as(&env, &plain, ORIGIN, "POST", path, Some(body)).await;
+        let (status, answer) = env
+            .client_as(&plain, ORIGIN, "POST", path, Some(body))
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {answer}");
         assert_eq!(answer["key"], "unauthorized");
     }
@@ -243,17 +205,11 @@ async fn client_redeem_and_stacked_endpoints_work_with_permission() {
 #[tokio::test]
 async fn client_publish_hands_out_a_campaign_code_through_the_api_channel() {
     let env = Env::new();
-    let created = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("PUB", CampaignKind::AutoUpdate, amount_off(500)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &created.id, 3, 7, env.now())
-        .unwrap();
+    create_campaign(
+        &env,
+        &campaign("PUB", CampaignKind::AutoUpdate, amount_off(500)),
+        3,
+    );
     let (status, body) = env
         .client(
             "POST",
@@ -350,28 +306,16 @@ async fn cors_preflight_answers_allowed_origins_only() {
 async fn qualifications_show_only_codes_the_customer_may_know() {
     let env = Env::new();
     // A public code, a unique code published to alice, one nobody has.
-    let standalone = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("PUBLIC", CampaignKind::Standalone, amount_off(300)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &standalone.id, 1, 1, env.now())
-        .unwrap();
-    let unique = env
-        .store
-        .create_campaign(
-            env.project,
-            &campaign("UNIQUE", CampaignKind::Static, amount_off(1000)),
-            env.now(),
-        )
-        .unwrap();
-    env.store
-        .generate_codes(env.project, &unique.id, 2, 2, env.now())
-        .unwrap();
+    create_campaign(
+        &env,
+        &campaign("PUBLIC", CampaignKind::Standalone, amount_off(300)),
+        1,
+    );
+    create_campaign(
+        &env,
+        &campaign("UNIQUE", CampaignKind::Static, amount_off(1000)),
+        2,
+    );
     create(&env, spec("SECRET", amount_off(2000), None));
     let alice = env
         .store

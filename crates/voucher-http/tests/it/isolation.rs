@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{Env, Keys};
+use crate::support::{ok_as, Env, Keys};
 
 /// What the owner created.
 struct Owned {
@@ -20,16 +20,10 @@ struct Owned {
     rule_id: String,
 }
 
-async fn ok(env: &Env, keys: &Keys, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, reply) = env.call_as(keys, method, path, body).await;
-    assert!(status.is_success(), "{method} {path}: {status} {reply}");
-    reply
-}
-
 async fn create(env: &Env, keys: &Keys, tag: &str) -> Owned {
     let code = format!("{tag}-CODE");
     let gift = format!("{tag}-GIFT");
-    ok(
+    ok_as(
         env,
         keys,
         "POST",
@@ -38,7 +32,7 @@ async fn create(env: &Env, keys: &Keys, tag: &str) -> Owned {
         "type": "DISCOUNT_VOUCHER", "discount": {"type": "PERCENT", "percent_off": 10}})),
     )
     .await;
-    ok(
+    ok_as(
         env,
         keys,
         "POST",
@@ -48,11 +42,11 @@ async fn create(env: &Env, keys: &Keys, tag: &str) -> Owned {
     )
     .await;
     let campaign_name = format!("{tag} campaign");
-    let campaign = ok(env, keys, "POST", "/v1/campaigns", Some(json!({
+    let campaign = ok_as(env, keys, "POST", "/v1/campaigns", Some(json!({
         "name": campaign_name, "type": "STATIC", "vouchers_count": 0,
         "voucher": {"type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 500}}}))).await;
     let customer_source = format!("{tag}-customer");
-    let customer = ok(
+    let customer = ok_as(
         env,
         keys,
         "POST",
@@ -60,7 +54,7 @@ async fn create(env: &Env, keys: &Keys, tag: &str) -> Owned {
         Some(json!({"source_id": customer_source})),
     )
     .await;
-    let redemption = ok(
+    let redemption = ok_as(
         env,
         keys,
         "POST",
@@ -69,10 +63,10 @@ async fn create(env: &Env, keys: &Keys, tag: &str) -> Owned {
         "order": {"amount": 4000}, "customer": {"source_id": customer_source}})),
     )
     .await;
-    let rule = ok(env, keys, "POST", "/v1/validation-rules", Some(json!({
+    let rule = ok_as(env, keys, "POST", "/v1/validation-rules", Some(json!({
         "name": format!("{tag} rule"),
         "rules": {"1": {"name": "order.amount", "conditions": {"$more_than": [1000]}, "rules": {}}, "logic": "1"}}))).await;
-    ok(
+    ok_as(
         env,
         keys,
         "POST",
@@ -111,7 +105,7 @@ async fn view(env: &Env, keys: &Keys, owned: &Owned) -> Vec<Value> {
     ];
     let mut seen = Vec::new();
     for path in paths {
-        seen.push(ok(env, keys, "GET", &path, None).await);
+        seen.push(ok_as(env, keys, "GET", &path, None).await);
     }
     seen
 }
@@ -262,7 +256,7 @@ async fn two_projects_cannot_see_or_change_each_others_data() {
             ("/v1/publications?limit=100", "publications"),
             ("/v1/validation-rules?limit=100", "data"),
         ] {
-            let list = ok(&env, keys, "GET", path, None).await;
+            let list = ok_as(&env, keys, "GET", path, None).await;
             let text = list[field].to_string();
             assert!(list[field].is_array(), "{path}: {list}");
             for secret in [

@@ -9,5 +9,6 @@ mod catalog;
 mod checkout;
 mod client_side;
 mod isolation;
+mod lists;
 mod people;
 mod smoke;

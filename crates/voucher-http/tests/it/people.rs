@@ -7,17 +7,12 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use voucher_core::code_pattern::{Code, CodeConfig};
+use voucher_core::code_pattern::CodeConfig;
 use voucher_core::discount::{Discount, DiscountValue, Effect};
-use voucher_core::port::{
-    BenefitSpec, CampaignSpec, CampaignStore, VoucherSpec, VoucherStore, VoucherTemplate,
-};
-use voucher_core::validity::Validity;
-use voucher_core::voucher::{
-    Activity, CampaignKind, CampaignLimits, CampaignType, RedemptionQuantity,
-};
+use voucher_core::port::BenefitSpec;
+use voucher_core::voucher::CampaignKind;
 
-use crate::support::Env;
+use crate::support::{campaign_spec, check_error, create, create_campaign, send_raw, spec, Env};
 
 /// 10% off the order.
 fn ten_percent() -> BenefitSpec {
@@ -35,28 +30,7 @@ fn ten_percent() -> BenefitSpec {
 
 /// A standalone 10% voucher made through the store.
 fn voucher(env: &Env, code: &str) -> String {
-    let spec = VoucherSpec {
-        code: Some(Code::parse(code).unwrap()),
-        code_config: None,
-        campaign: None,
-        benefit: Some(ten_percent()),
-        quantity: Some(RedemptionQuantity::Unlimited),
-        validity: Validity::default(),
-        activity: Activity::Enabled,
-        category: None,
-        additional_info: None,
-        metadata: Default::default(),
-    };
-    env.store
-        .create_voucher(env.project, &spec, env.now())
-        .unwrap()
-        .id
-}
-
-fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str) {
-    assert_eq!(response.0, status, "{}", response.1);
-    assert_eq!(response.1["key"], key, "{}", response.1);
-    assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
+    create(env, spec(code, ten_percent(), None))
 }
 
 // ---------------------------------------------------------------- customers
@@ -287,15 +261,15 @@ async fn bad_customer_requests_are_refused_and_change_nothing() {
     let (_, other) = env.call("GET", "/v1/customers/other", None).await;
     assert_eq!(other["source_id"], "other");
     // Malformed JSON.
-    let request = axum::http::Request::builder()
-        .method("POST")
-        .uri("/v1/customers")
-        .header("x-app-id", &env.server.id)
-        .header("x-app-token", &env.server.token)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from("{\"source_id\": "))
-        .unwrap();
-    let response = env.send(request).await;
+    let response = send_raw(
+        &env,
+        &env.server,
+        "POST",
+        "/v1/customers",
+        "application/json",
+        b"{\"source_id\": ".to_vec(),
+    )
+    .await;
     check_error(&response, StatusCode::BAD_REQUEST, "invalid_payload");
 }
 
@@ -740,39 +714,19 @@ async fn client_keys_cannot_reach_these_server_endpoints() {
 
 /// A campaign of `count` codes `prefix` + 6 characters, made through the
 /// store.
+/// A 10% campaign whose codes are `<prefix>` and 6 characters, with `count`
+/// codes made.
 fn campaign(env: &Env, name: &str, prefix: &str, kind: CampaignKind, count: u64) {
-    let spec = CampaignSpec {
-        name: name.to_owned(),
-        description: None,
-        campaign_type: CampaignType::DiscountCoupons,
-        kind,
-        activity: Activity::Enabled,
-        validity: Validity::default(),
-        time_zone: None,
-        limits: CampaignLimits::default(),
-        categories: Vec::new(),
-        template: VoucherTemplate {
-            benefit: ten_percent(),
-            quantity: RedemptionQuantity::Limited(1),
-            code_config: CodeConfig {
-                prefix: Some(prefix.to_owned()),
-                length: Some(6),
-                ..CodeConfig::default()
-            },
-        },
-        vouchers_count: count,
-        activity_duration_after_publishing: None,
-        metadata: Default::default(),
+    let code_config = CodeConfig {
+        prefix: Some(prefix.to_owned()),
+        length: Some(6),
+        ..CodeConfig::default()
     };
-    let created = env
-        .store
-        .create_campaign(env.project, &spec, env.now())
-        .unwrap();
-    if count > 0 {
-        env.store
-            .generate_codes(env.project, &created.id, count, 7, env.now())
-            .unwrap();
-    }
+    create_campaign(
+        env,
+        &campaign_spec(name, kind, ten_percent(), code_config),
+        count,
+    );
 }
 
 fn ids(list: &Value, key: &str) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! What every HTTP test shares: a real SQLite store in a temporary
 //! directory, a project `default` (EUR, UTC) with a server key and a client
-//! key, a clock the test sets, and calls through the whole app.
+//! key, a clock the test sets, and calls through the whole app; vouchers
+//! and campaigns made through the store, and the check of an error answer.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +11,15 @@ use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tower::ServiceExt;
-use voucher_core::money::Currency;
+use voucher_core::code_pattern::{Code, CodeConfig};
+use voucher_core::discount::{Discount, DiscountValue, Effect};
+use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
-    ClientPermission, KeyKind, KeySpec, ProjectId, ProjectSpec, ProjectStore,
+    BenefitSpec, CampaignSpec, CampaignStore, ClientPermission, KeyKind, KeySpec, ProjectId,
+    ProjectSpec, ProjectStore, VoucherSpec, VoucherStore, VoucherTemplate,
 };
+use voucher_core::validity::Validity;
+use voucher_core::voucher::{Activity, CampaignKind, CampaignType, RedemptionQuantity};
 use voucher_http::{AppState, Config};
 use voucher_store_sqlite::{Options, SqliteStore};
 
@@ -185,12 +191,25 @@ impl Env {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let keys = self.client.clone();
+        self.client_as(&keys, ORIGIN, method, path, body).await
+    }
+
+    /// Calls a client endpoint with the client key `keys` from `origin`.
+    pub async fn client_as(
+        &self,
+        keys: &Keys,
+        origin: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(path)
-            .header("x-client-application-id", &self.client.id)
-            .header("x-client-token", &self.client.token)
-            .header("origin", ORIGIN);
+            .header("x-client-application-id", &keys.id)
+            .header("x-client-token", &keys.token)
+            .header("origin", origin);
         self.send(with_body(request, body)).await
     }
 }
@@ -203,4 +222,131 @@ fn with_body(request: axum::http::request::Builder, body: Option<Value>) -> Requ
             .unwrap(),
         None => request.body(Body::empty()).unwrap(),
     }
+}
+
+/// A voucher spec with `code`, worth `benefit`, usable `quantity` times
+/// (without limit when `None`).
+pub fn spec(code: &str, benefit: BenefitSpec, quantity: Option<u64>) -> VoucherSpec {
+    VoucherSpec {
+        code: Some(Code::parse(code).unwrap()),
+        code_config: None,
+        campaign: None,
+        benefit: Some(benefit),
+        quantity: Some(quantity.map_or(RedemptionQuantity::Unlimited, RedemptionQuantity::Limited)),
+        validity: Validity::default(),
+        activity: Activity::Enabled,
+        category: None,
+        additional_info: None,
+        metadata: Default::default(),
+    }
+}
+
+/// `amount_off` (wire integer, EUR) off the order.
+pub fn amount_off(wire: i64) -> BenefitSpec {
+    BenefitSpec::Discount(
+        Discount::new(
+            DiscountValue::Amount {
+                amount_off: Money::from_wire(wire, Currency::EUR).unwrap(),
+            },
+            Effect::ApplyToOrder,
+        )
+        .unwrap(),
+    )
+}
+
+/// A gift card of `wire` (integer) credits.
+pub fn gift(wire: i64) -> BenefitSpec {
+    BenefitSpec::Gift { amount_minor: wire }
+}
+
+/// Creates a voucher in the default project through the store: its id.
+pub fn create(env: &Env, spec: VoucherSpec) -> String {
+    env.store
+        .create_voucher(env.project, &spec, env.now())
+        .unwrap()
+        .id
+}
+
+/// An error answer: its status, its stable key, and the body's `code`.
+pub fn check_error(response: &(StatusCode, Value), status: StatusCode, key: &str) {
+    assert_eq!(response.0, status, "{}", response.1);
+    assert_eq!(response.1["key"], key, "{}", response.1);
+    assert_eq!(response.1["code"], status.as_u16(), "{}", response.1);
+}
+
+/// A discount campaign's spec: its codes made by `code_config`, worth
+/// `benefit`, each usable once.
+pub fn campaign_spec(
+    name: &str,
+    kind: CampaignKind,
+    benefit: BenefitSpec,
+    code_config: CodeConfig,
+) -> CampaignSpec {
+    CampaignSpec {
+        name: name.to_owned(),
+        description: None,
+        campaign_type: CampaignType::DiscountCoupons,
+        kind,
+        activity: Activity::Enabled,
+        validity: Validity::default(),
+        time_zone: None,
+        limits: Default::default(),
+        categories: Vec::new(),
+        template: VoucherTemplate {
+            benefit,
+            quantity: RedemptionQuantity::Limited(1),
+            code_config,
+        },
+        vouchers_count: 0,
+        activity_duration_after_publishing: None,
+        metadata: Default::default(),
+    }
+}
+
+/// Creates a campaign in the default project through the store, with
+/// `count` generated codes: its id.
+pub fn create_campaign(env: &Env, spec: &CampaignSpec, count: u64) -> String {
+    let created = env
+        .store
+        .create_campaign(env.project, spec, env.now())
+        .unwrap();
+    if count > 0 {
+        env.store
+            .generate_codes(env.project, &created.id, count, 7, env.now())
+            .unwrap();
+    }
+    created.id
+}
+
+/// Calls the API with `keys` and expects a success: the answer's body.
+pub async fn ok_as(
+    env: &Env,
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    body: impl Into<Option<Value>>,
+) -> Value {
+    let (status, reply) = env.call_as(keys, method, path, body.into()).await;
+    assert!(status.is_success(), "{method} {path}: {status} {reply}");
+    reply
+}
+
+/// Sends a raw body with a content type, with the server key `keys`.
+pub async fn send_raw(
+    env: &Env,
+    keys: &Keys,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-app-id", &keys.id)
+        .header("x-app-token", &keys.token)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    env.send(request).await
 }
