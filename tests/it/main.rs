@@ -2,8 +2,6 @@
 //! engine runs and prints the figures its README promises, and the official
 //! SDKs drive the real server (`sdk`).
 
-mod sdk;
-
 // The example is compiled into this test as a module, so that its whole
 // walk-through runs here; its `main` is only used by `cargo run`.
 #[allow(dead_code)]
@@ -11,6 +9,7 @@ mod sdk;
 mod embed_core;
 
 mod cli;
+mod sdk;
 
 /// Runs the example and checks that each expected line is in its output.
 fn check(expected: &[&str]) {

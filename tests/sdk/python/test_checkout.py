@@ -160,11 +160,6 @@ class Checkout(Flow):
         failed = self.redemptions.list_redemptions(limit=100, result="FAILURE")
         self.assertTrue(all(x.result == "FAILURE" for x in failed.redemptions))
 
-    # Known wire mismatch (checkout): GET /v1/redemptions answers 400
-    # invalid_query_params "created_at[before] must be an ISO 8601 date" to the
-    # SDK's created_at[before]=None. Remove the marker once it passes
-    # (unittest then reports an unexpected success as a failure).
-    @unittest.expectedFailure
     def test_06a_list_redemptions_created_at(self):
         # created_at[after]=...+00:00&created_at[before]=None, as the SDK writes it.
         r = self.redemptions.list_redemptions(
