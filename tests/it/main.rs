@@ -1,5 +1,6 @@
 //! Integration tests of the root package: the example of embedding the
-//! engine runs and prints the figures its README promises.
+//! engine runs and prints the figures its README promises, and the official
+//! SDKs drive the real server (`sdk`).
 
 // The example is compiled into this test as a module, so that its whole
 // walk-through runs here; its `main` is only used by `cargo run`.
@@ -8,6 +9,7 @@
 mod embed_core;
 
 mod cli;
+mod sdk;
 
 /// Runs the example and checks that each expected line is in its output.
 fn check(expected: &[&str]) {
