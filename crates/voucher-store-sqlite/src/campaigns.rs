@@ -291,6 +291,11 @@ impl CampaignStore for SqliteStore {
             )
             .store()?;
             conn.execute(
+                "UPDATE rollbacks SET campaign_id = NULL WHERE project_id = ?1 AND campaign_id = ?2",
+                [project.0, row.id],
+            )
+            .store()?;
+            conn.execute(
                 "UPDATE publications SET campaign_id = NULL WHERE campaign_id = ?1",
                 [row.id],
             )
