@@ -196,6 +196,9 @@ pub struct CampaignRecord {
     pub codes_count: u64,
     /// Whether codes are still being made.
     pub generation: GenerationStatus,
+    /// The rule assignments of the campaign itself, oldest first.
+    #[serde(default)]
+    pub assignments: Vec<AssignmentRecord>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
