@@ -20,6 +20,13 @@
 //!
 //! Validation reads through a read transaction and writes nothing; it only
 //! counts validations per campaign in memory ([`ValidationCounts`]).
+//!
+//! The redemption log lists rollbacks among the redemptions. Both tables
+//! take their row ids from one sequence (`next_entry_id!`), so that row ids
+//! order them together as they were written; a page is a `UNION ALL` of
+//! the two tables' index walks by row id, which SQLite merges without
+//! sorting, and a rollback carries the filtered columns of the redemption
+//! it rolled back.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -2002,7 +2009,7 @@ fn list_sql(
             .unwrap_or_else(|| "0".to_owned());
         let cursor = paging.cursor_condition(&format!("{alias}.id"), &mut params);
         page.push_str(&format!(
-            "{union}SELECT {alias}.id AS id, {rollback} AS rollback FROM {table} {alias}
+            "{union}SELECT {alias}.id AS id, {rollback} AS is_rollback FROM {table} {alias}
              WHERE {filter}{cursor}"
         ));
     }

@@ -3,8 +3,8 @@
 //! 400 with the error body, the failed attempt recorded by the store with
 //! its `failure_code`), the stackable `POST /v1/redemptions` (a parent and
 //! one child per code), rollbacks (`/rollback` and the stacked
-//! `/rollbacks`), and the reads: one redemption, the list with its
-//! filters, and a code's entries.
+//! `/rollbacks`), and the reads: one redemption (or rollback), the list
+//! with its filters and a code's entries (rollbacks among them).
 
 use axum::extract::{Path, State};
 use axum::routing::post;
