@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use voucher_core::decision::Reason;
 use voucher_core::port::{
-    CheckoutStore, ListQuery, RedemptionQuery, RedemptionRecord, RedemptionResult, RedemptionState,
+    CheckoutStore, ListQuery, RedemptionKind, RedemptionQuery, RedemptionRecord, RedemptionResult,
+    RedemptionState,
 };
 
 use crate::campaign::{LIST_ROWS_MAX, PAGE_ROWS};
@@ -175,7 +176,15 @@ pub fn run(global: &Global, command: &RedemptionsCommand) -> Result<(), Failure>
             order: None,
         };
         let found = session.store.redemptions(session.id(), &query)?;
-        items.extend(found.items.iter().map(|r| redemption_out(r, &session)));
+        // The log lists redemptions: a rollback shows as its redemption's
+        // ROLLED_BACK state.
+        items.extend(
+            found
+                .items
+                .iter()
+                .filter(|r| r.kind == RedemptionKind::Redemption)
+                .map(|r| redemption_out(r, &session)),
+        );
         if !found.has_more || found.items.is_empty() {
             break;
         }

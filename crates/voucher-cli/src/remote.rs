@@ -635,7 +635,11 @@ impl Remote {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            for r in &found {
+            // As the file's log: redemptions only (see `redemptions::run`).
+            for r in found
+                .iter()
+                .filter(|r| r["object"] != "redemption_rollback")
+            {
                 let customer = &r["customer"];
                 // A failed redemption's wire object names its voucher by id
                 // only: read the code and campaign once per voucher.

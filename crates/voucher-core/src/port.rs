@@ -316,9 +316,16 @@ pub trait CheckoutStore {
         project: ProjectId,
         request: &QualificationRequest,
     ) -> Result<QualificationResult, StoreError>;
-    /// A redemption or rollback by id.
+    /// A redemption or rollback by id (a rollback as
+    /// [`RedemptionKind::Rollback`]).
     fn redemption(&self, project: ProjectId, id: &str) -> Result<RedemptionRecord, StoreError>;
-    /// Lists redemptions (successful and failed), newest first.
+    /// Lists redemptions (successful and failed) and rollbacks
+    /// ([`RedemptionKind::Rollback`], as [`CheckoutStore::redemption`]
+    /// reads them), newest first, in one order (the order of their
+    /// writes), counted together in `total`. A rollback matches the
+    /// `campaign`, `customer`, `code` and `order` filters of the redemption
+    /// it rolled back, and the `result` filter by its own result (a
+    /// success); a `failure_code` filter leaves rollbacks out.
     fn redemptions(
         &self,
         project: ProjectId,

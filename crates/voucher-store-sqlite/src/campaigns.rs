@@ -21,7 +21,8 @@ use voucher_core::value::Metadata;
 use voucher_core::voucher::{Activity, CampaignKind, RedemptionQuantity};
 
 use crate::catalog::{
-    audit, campaign_row, campaign_row_by_id, generation_text, insert_campaign, CampaignRow,
+    audit, campaign_row, campaign_row_by_id, generation_text, insert_campaign,
+    with_campaign_assignments, CampaignRow,
 };
 use crate::encode::{new_id, to_i64, to_json, to_ms};
 use crate::error::SqlResult;
@@ -212,7 +213,9 @@ impl CampaignStore for SqliteStore {
     }
 
     fn campaign(&self, project: ProjectId, id_or_name: &str) -> Result<CampaignRecord, StoreError> {
-        self.read(|conn| Ok(campaign_row(conn, project, id_or_name)?.record))
+        self.read(|conn| {
+            Ok(with_campaign_assignments(conn, campaign_row(conn, project, id_or_name)?)?.record)
+        })
     }
 
     fn update_campaign(
@@ -265,7 +268,7 @@ impl CampaignStore for SqliteStore {
                 }
                 other => other.store()?,
             };
-            Ok(campaign_row_by_id(conn, row.id)?.record)
+            Ok(with_campaign_assignments(conn, campaign_row_by_id(conn, row.id)?)?.record)
         })
     }
 
@@ -288,6 +291,11 @@ impl CampaignStore for SqliteStore {
             conn.execute(
                 "UPDATE redemptions SET campaign_id = NULL WHERE campaign_id = ?1",
                 [row.id],
+            )
+            .store()?;
+            conn.execute(
+                "UPDATE rollbacks SET campaign_id = NULL WHERE project_id = ?1 AND campaign_id = ?2",
+                [project.0, row.id],
             )
             .store()?;
             conn.execute(
@@ -342,7 +350,7 @@ impl CampaignStore for SqliteStore {
                 &Metadata::new(),
                 now,
             )?;
-            Ok(campaign_row_by_id(conn, row.id)?.record)
+            Ok(with_campaign_assignments(conn, campaign_row_by_id(conn, row.id)?)?.record)
         })
     }
 }

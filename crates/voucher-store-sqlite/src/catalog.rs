@@ -76,6 +76,7 @@ pub(crate) fn campaign_from_row(
                 spec,
                 codes_count: count(codes_count)?,
                 generation: generation_from(&generation)?,
+                assignments: Vec::new(),
                 created_at: from_ms(created_at)?,
                 updated_at: from_ms(updated_at)?,
             },
@@ -269,6 +270,17 @@ pub(crate) fn voucher_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Voucher
             },
         })
     })())
+}
+
+/// Adds the campaign's own rule assignments to its record (the rows the
+/// decisions read go without: the rules they need are loaded with the
+/// voucher).
+pub(crate) fn with_campaign_assignments(
+    conn: &Connection,
+    mut row: CampaignRow,
+) -> Result<CampaignRow, StoreError> {
+    row.record.assignments = assignments(conn, "campaign", row.id)?;
+    Ok(row)
 }
 
 /// Adds the voucher's own rule assignments to its record.

@@ -20,6 +20,13 @@
 //!
 //! Validation reads through a read transaction and writes nothing; it only
 //! counts validations per campaign in memory ([`ValidationCounts`]).
+//!
+//! The redemption log lists rollbacks among the redemptions. Both tables
+//! take their row ids from one sequence (`next_entry_id!`), so that row ids
+//! order them together as they were written; a page is a `UNION ALL` of
+//! the two tables' index walks by row id, which SQLite merges without
+//! sorting, and a rollback carries the filtered columns of the redemption
+//! it rolled back.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,8 +47,8 @@ use voucher_core::order::Customer;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
     ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
-    QualificationResult, QualifiedRecord, RedemptionQuery, RedemptionRecord, RedemptionResult,
-    RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
+    QualificationResult, QualifiedRecord, RedemptionKind, RedemptionQuery, RedemptionRecord,
+    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
 };
 use voucher_core::qualification::{self, QualifyError};
 use voucher_core::stacking::{
@@ -57,6 +64,17 @@ use crate::error::SqlResult;
 use crate::paging::Paging;
 use crate::projects::load_project;
 use crate::SqliteStore;
+
+/// The row id of a new redemption or rollback (SQL): one above the highest
+/// of both tables, two lookups of their last rows. The two tables thus
+/// share one sequence in the order of writes (there is one writer), which
+/// orders the redemption list across them (see the schema).
+macro_rules! next_entry_id {
+    () => {
+        "(SELECT max(COALESCE((SELECT max(id) FROM redemptions), 0),
+                     COALESCE((SELECT max(id) FROM rollbacks), 0)) + 1)"
+    };
+}
 
 /// The order status a redemption gives an order whose caller gave none.
 const DEFAULT_ORDER_STATUS: &str = "PAID";
@@ -586,14 +604,16 @@ impl Job<'_> {
         };
         let request = self.request;
         self.conn
-            .prepare_cached(
-                "INSERT INTO redemptions (project_id, ext_id, kind, parent_id, code, voucher_id,
-                     campaign_id, customer_id, order_id, result, state, failure_code, failure,
-                     amount, discount, order_amount, order_snapshot, voucher_after, channel,
-                     tracking_id, metadata, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+            .prepare_cached(concat!(
+                "INSERT INTO redemptions (id, project_id, ext_id, kind, parent_id, code,
+                     voucher_id, campaign_id, customer_id, order_id, result, state, failure_code,
+                     failure, amount, discount, order_amount, order_snapshot, voucher_after,
+                     channel, tracking_id, metadata, created_at)
+                 VALUES (",
+                next_entry_id!(),
+                ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
                          ?17, ?18, ?19, ?20, ?21, ?22)",
-            )
+            ))
             .store()?
             .execute(params![
                 self.project.id.0,
@@ -1253,6 +1273,7 @@ fn redemption_from_row(
         let voucher_id = voucher.or_else(|| voucher_after.as_ref().map(|v| v.id.clone()));
         let record = RedemptionRecord {
             id: ext_id,
+            kind: RedemptionKind::Redemption,
             parent_id: parent,
             children: Vec::new(),
             result: result_from(&result)?,
@@ -1323,11 +1344,11 @@ fn load_redemption(
     Ok(record)
 }
 
-/// A rollback (`rr_...`) in the shape of a redemption record: `parent_id`
-/// is the redemption it rolled back (the wire's `redemption`),
-/// `amount_minor` the credits it returned (positive), `discount_minor` the
-/// discount it returned, `children` the rollbacks of a stacked parent's
-/// children.
+/// A rollback (`rr_...`) in the shape of a redemption record
+/// ([`RedemptionKind::Rollback`]): `parent_id` is the redemption it rolled
+/// back (the wire's `redemption`), `amount_minor` the credits it returned
+/// (positive), `discount_minor` the discount it returned, `children` the
+/// rollbacks of a stacked parent's children.
 fn rollback_as_redemption(rollback: RollbackRecord, discount_minor: i64) -> RedemptionRecord {
     let campaign = rollback
         .voucher_after
@@ -1335,6 +1356,9 @@ fn rollback_as_redemption(rollback: RollbackRecord, discount_minor: i64) -> Rede
         .and_then(|v| v.campaign.clone());
     RedemptionRecord {
         id: rollback.id,
+        kind: RedemptionKind::Rollback {
+            reason: rollback.reason,
+        },
         parent_id: Some(rollback.redemption_id),
         children: rollback
             .children
@@ -1358,6 +1382,61 @@ fn rollback_as_redemption(rollback: RollbackRecord, discount_minor: i64) -> Rede
         rollback_id: None,
         created_at: rollback.created_at,
     }
+}
+
+/// The rollback rows with their customer and campaign (alias `b`); callers
+/// add the WHERE clause.
+const ROLLBACK_SELECT: &str = "SELECT b.record, b.discount, cu.ext_id, cu.source_id, c.ext_id,
+        c.name
+    FROM rollbacks b
+    LEFT JOIN customers cu ON cu.id = b.customer_id
+    LEFT JOIN campaigns c ON c.id = b.campaign_id";
+
+/// A rollback by row id or external id, as a redemption record; `None`
+/// when there is none. Its customer and campaign are read through the
+/// rollback's columns, as a redemption's are, so that a deleted customer
+/// or campaign is gone from it too.
+fn load_rollback(
+    conn: &Connection,
+    project: ProjectId,
+    key: RowKey<'_>,
+) -> Result<Option<RedemptionRecord>, StoreError> {
+    let (sql, value) = match key {
+        RowKey::Id(id) => (
+            format!("{ROLLBACK_SELECT} WHERE b.project_id = ?1 AND b.id = ?2"),
+            Value::Integer(id),
+        ),
+        RowKey::ExtId(ext_id) => (
+            format!("{ROLLBACK_SELECT} WHERE b.project_id = ?1 AND b.ext_id = ?2"),
+            Value::Text(ext_id.to_owned()),
+        ),
+    };
+    let found = conn
+        .prepare_cached(&sql)
+        .store()?
+        .query_row(params![project.0, value], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .optional()
+        .store()?;
+    let Some((record, discount, customer, source_id, campaign, campaign_name)) = found else {
+        return Ok(None);
+    };
+    let mut record = rollback_as_redemption(from_json(&record)?, discount);
+    let customer = customer.map(|id| (id, source_id));
+    for child in &mut record.children {
+        child.customer.clone_from(&customer);
+    }
+    record.customer = customer;
+    record.campaign = campaign.zip(campaign_name);
+    Ok(Some(record))
 }
 
 /// A redemption row as a rollback needs it.
@@ -1445,18 +1524,27 @@ impl Rollback<'_> {
         parent: Option<i64>,
     ) -> Result<(i64, String), StoreError> {
         let ext_id = new_id("rr_");
+        // The row id continues the redemptions' sequence (see the schema),
+        // and the redemption's filtered columns come along.
         self.conn
-            .prepare_cached(
-                "INSERT INTO rollbacks (project_id, ext_id, redemption_id, parent_id, reason,
-                                        record, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6)",
-            )
+            .prepare_cached(concat!(
+                "INSERT INTO rollbacks (id, project_id, ext_id, redemption_id, parent_id, code,
+                                        campaign_id, customer_id, order_id, reason, record,
+                                        created_at)
+                 VALUES (",
+                next_entry_id!(),
+                ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '{}', ?10)",
+            ))
             .store()?
             .execute(params![
                 self.project.id.0,
                 ext_id,
                 redeemed.id,
                 parent,
+                redeemed.code,
+                redeemed.campaign,
+                redeemed.customer,
+                redeemed.order,
                 self.request.reason,
                 to_ms(self.request.now)
             ])
@@ -1796,57 +1884,137 @@ pub(crate) fn resolve(
     Ok(Some(resolved))
 }
 
-/// The `WHERE` condition of a redemption query, and its parameters.
+/// The table one side of the redemption list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entries {
+    /// `redemptions r`.
+    Redemptions,
+    /// `rollbacks b`.
+    Rollbacks,
+}
+
+/// The `WHERE` condition of a redemption query over one of its tables,
+/// its values pushed onto `params` (numbered after those already there);
+/// `None` (and nothing pushed) when no row of the table can match
+/// (rollbacks under a `FAILURE` or `failure_code` filter). Both tables have
+/// the filtered columns, so the filters are the same text over either
+/// alias.
+fn entries_filter(
+    entries: Entries,
+    project: ProjectId,
+    query: &RedemptionQuery,
+    resolved: Resolved,
+    params: &mut Vec<Value>,
+) -> Option<String> {
+    let rollbacks_listed = match entries {
+        Entries::Redemptions => true,
+        Entries::Rollbacks => {
+            query.result != Some(RedemptionResult::Failure) && query.failure_code.is_none()
+        }
+    };
+    if !rollbacks_listed {
+        return None;
+    }
+    let alias = match entries {
+        Entries::Redemptions => "r",
+        Entries::Rollbacks => "b",
+    };
+    let mut filter = String::new();
+    let mut add = |column: &str, op: &str, value: Value| {
+        params.push(value);
+        let and = if filter.is_empty() { "" } else { " AND " };
+        filter.push_str(&format!("{and}{alias}.{column} {op} ?{}", params.len()));
+    };
+    add("project_id", "=", Value::Integer(project.0));
+    if let Some(campaign) = resolved.campaign {
+        add("campaign_id", "=", Value::Integer(campaign));
+    }
+    if let Some(customer) = resolved.customer {
+        add("customer_id", "=", Value::Integer(customer));
+    }
+    if let Some(order) = resolved.order {
+        add("order_id", "=", Value::Integer(order));
+    }
+    match (entries, query.result) {
+        (_, None) => {}
+        (Entries::Redemptions, Some(result)) => {
+            let text = match result {
+                RedemptionResult::Success => "SUCCESS",
+                RedemptionResult::Failure => "FAILURE",
+            };
+            add("result", "=", Value::Text(text.to_owned()));
+        }
+        // A rollback's own result: it is recorded only when it succeeded
+        // (a failure left it out above).
+        (Entries::Rollbacks, Some(_)) => {}
+    }
+    if let Some(code) = &query.failure_code {
+        add("failure_code", "=", Value::Text(code.clone()));
+    }
+    if let Some(code) = &query.code {
+        add("code", "=", Value::Text(code.clone()));
+    }
+    // Redemptions and rollbacks never change once written (but for a
+    // redemption's state), so the `updated_*` filters do not apply to them.
+    if let Some(at) = query.list.created_after {
+        add("created_at", ">", Value::Integer(to_ms(at)));
+    }
+    if let Some(at) = query.list.created_before {
+        add("created_at", "<", Value::Integer(to_ms(at)));
+    }
+    Some(filter)
+}
+
+/// The `WHERE` condition of a redemption query over the redemptions alone
+/// (alias `r`), and its parameters.
 pub(crate) fn redemption_filter(
     project: ProjectId,
     query: &RedemptionQuery,
     resolved: Resolved,
 ) -> (String, Vec<Value>) {
-    let mut params = vec![Value::Integer(project.0)];
-    let mut filter = String::from("r.project_id = ?1");
-    let mut add = |condition: &str, value: Value| {
-        params.push(value);
-        filter.push_str(&format!(" AND {condition} ?{}", params.len()));
-    };
-    if let Some(campaign) = resolved.campaign {
-        add("r.campaign_id =", Value::Integer(campaign));
-    }
-    if let Some(customer) = resolved.customer {
-        add("r.customer_id =", Value::Integer(customer));
-    }
-    if let Some(order) = resolved.order {
-        add("r.order_id =", Value::Integer(order));
-    }
-    if let Some(result) = query.result {
-        let text = match result {
-            RedemptionResult::Success => "SUCCESS",
-            RedemptionResult::Failure => "FAILURE",
-        };
-        add("r.result =", Value::Text(text.to_owned()));
-    }
-    if let Some(code) = &query.failure_code {
-        add("r.failure_code =", Value::Text(code.clone()));
-    }
-    if let Some(code) = &query.code {
-        add("r.code =", Value::Text(code.clone()));
-    }
-    // Redemptions never change once written (but for their state), so the
-    // `updated_*` filters do not apply to them.
-    if let Some(at) = query.list.created_after {
-        add("r.created_at >", Value::Integer(to_ms(at)));
-    }
-    if let Some(at) = query.list.created_before {
-        add("r.created_at <", Value::Integer(to_ms(at)));
-    }
+    let mut params = Vec::new();
+    let filter = entries_filter(Entries::Redemptions, project, query, resolved, &mut params)
+        .unwrap_or_else(|| "0".to_owned());
     (filter, params)
 }
 
-/// The query of one page of row ids.
-fn page_sql(filter: &str, cursor: &str, paging: &Paging) -> String {
-    format!(
-        "SELECT r.id FROM redemptions r WHERE {filter}{cursor}{}",
-        paging.tail("r.id")
-    )
+/// The queries of one page of the redemption list: its total and its row
+/// ids (with 1 for a rollback), each with its values. Redemptions and
+/// rollbacks share one sequence of row ids (see the schema), so the page
+/// is a merge of two index walks by row id, and a cursor is a row id of
+/// either table.
+fn list_sql(
+    project: ProjectId,
+    query: &RedemptionQuery,
+    resolved: Resolved,
+    paging: &Paging,
+) -> [(String, Vec<Value>); 2] {
+    let (mut count, mut count_params) = (String::new(), Vec::new());
+    let (mut page, mut params) = (String::new(), Vec::new());
+    for entries in [Entries::Redemptions, Entries::Rollbacks] {
+        let (table, alias, rollback) = match entries {
+            Entries::Redemptions => ("redemptions", "r", 0),
+            Entries::Rollbacks => ("rollbacks", "b", 1),
+        };
+        let Some(filter) = entries_filter(entries, project, query, resolved, &mut count_params)
+        else {
+            continue;
+        };
+        let union = if count.is_empty() { "" } else { " UNION ALL " };
+        count.push_str(&format!(
+            "{union}SELECT COUNT(*) FROM {table} {alias} WHERE {filter}"
+        ));
+        // The same filter again, numbered after the page's values so far.
+        let filter = entries_filter(entries, project, query, resolved, &mut params)
+            .unwrap_or_else(|| "0".to_owned());
+        let cursor = paging.cursor_condition(&format!("{alias}.id"), &mut params);
+        page.push_str(&format!(
+            "{union}SELECT {alias}.id AS id, {rollback} AS is_rollback FROM {table} {alias}
+             WHERE {filter}{cursor}"
+        ));
+    }
+    page.push_str(&paging.tail("id"));
+    [(count, count_params), (page, params)]
 }
 
 fn list_redemptions(
@@ -1858,27 +2026,43 @@ fn list_redemptions(
     let Some(resolved) = resolve(conn, project, query)? else {
         return Ok(empty_page());
     };
-    let (filter, mut params) = redemption_filter(project, query, resolved);
-    let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM redemptions r WHERE {filter}"
-        ))
+    let [(count_sql, count_params), (page_sql, params)] =
+        list_sql(project, query, resolved, paging);
+    let mut total = 0u64;
+    let counts = conn
+        .prepare_cached(&count_sql)
         .store()?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))
+        .query_map(params_from_iter(count_params.iter()), |r| {
+            r.get::<_, i64>(0)
+        })
+        .store()?
+        .collect::<Result<Vec<_>, _>>()
         .store()?;
-    let cursor = paging.cursor_condition("r.id", &mut params);
-    let ids: Vec<i64> = conn
-        .prepare_cached(&page_sql(&filter, &cursor, paging))
+    for n in counts {
+        total = total.saturating_add(count(n)?);
+    }
+    let ids: Vec<(i64, bool)> = conn
+        .prepare_cached(&page_sql)
         .store()?
-        .query_map(params_from_iter(params.iter()), |r| r.get(0))
+        .query_map(params_from_iter(params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .store()?
         .collect::<Result<_, _>>()
         .store()?;
     let rows = ids
         .into_iter()
-        .map(|id| Ok((id, load_redemption(conn, project, RowKey::Id(id))?)))
+        .map(|(id, rollback)| {
+            let record = match rollback {
+                true => load_rollback(conn, project, RowKey::Id(id))?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("rollback row {id} vanished in a read"))
+                })?,
+                false => load_redemption(conn, project, RowKey::Id(id))?,
+            };
+            Ok((id, record))
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(paging.page(rows, count(total)?))
+    Ok(paging.page(rows, total))
 }
 
 /// The candidates of a qualification: the codes published to the customer
@@ -2062,16 +2246,8 @@ impl CheckoutStore for SqliteStore {
     fn redemption(&self, project: ProjectId, id: &str) -> Result<RedemptionRecord, StoreError> {
         self.read(|conn| {
             if id.starts_with("rr_") {
-                let found: Option<(String, i64)> = conn
-                    .prepare_cached(
-                        "SELECT record, discount FROM rollbacks WHERE project_id = ?1 AND ext_id = ?2",
-                    )
-                    .store()?
-                    .query_row(params![project.0, id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-                    .store()?;
-                if let Some((record, discount)) = found {
-                    return Ok(rollback_as_redemption(from_json(&record)?, discount));
+                if let Some(record) = load_rollback(conn, project, RowKey::ExtId(id))? {
+                    return Ok(record);
                 }
             }
             load_redemption(conn, project, RowKey::ExtId(id))
@@ -2129,6 +2305,23 @@ mod tests {
                 ..RedemptionQuery::default()
             },
             RedemptionQuery {
+                result: Some(RedemptionResult::Success),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                customer: some("c"),
+                code: some("CODE"),
+                result: Some(RedemptionResult::Success),
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
+                list: ListQuery {
+                    order: voucher_core::port::SortOrder::OldestFirst,
+                    ..ListQuery::default()
+                },
+                ..RedemptionQuery::default()
+            },
+            RedemptionQuery {
                 campaign: some("c"),
                 result: Some(RedemptionResult::Failure),
                 failure_code: some("quantity_exceeded"),
@@ -2149,24 +2342,31 @@ mod tests {
                 customer: query.customer.as_ref().map(|_| 1),
                 order: query.order.as_ref().map(|_| 1),
             };
-            let (filter, mut params) = redemption_filter(project, &query, resolved);
             let paging = Paging::new(&ListQuery {
                 starting_after: Some("100".to_owned()),
                 ..query.list.clone()
             })
             .unwrap();
-            let cursor = paging.cursor_condition("r.id", &mut params);
-            let sql = format!("EXPLAIN QUERY PLAN {}", page_sql(&filter, &cursor, &paging));
-            let plan: Vec<String> = conn
-                .prepare(&sql)
-                .unwrap()
-                .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("; ");
-            if plan.contains("SCAN") || plan.contains("TEMP B-TREE") {
-                bad.push(format!("{filter}: {plan}"));
+            let [count, page] = list_sql(project, &query, resolved, &paging);
+            // Rollbacks are listed unless the query asks for failures.
+            let both = query.result != Some(RedemptionResult::Failure);
+            assert_eq!(page.0.contains("UNION ALL"), both, "{}", page.0);
+            assert_eq!(count.0.contains("UNION ALL"), both, "{}", count.0);
+            for (sql, params) in [count, page] {
+                let plan: Vec<String> = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .unwrap()
+                    .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let plan = plan.join("; ");
+                if plan.contains("SCAN") || plan.contains("TEMP B-TREE") {
+                    bad.push(format!("{sql}: {plan}"));
+                }
+                if both && sql.contains("LIMIT") && !plan.contains("MERGE (UNION ALL)") {
+                    bad.push(format!("the page is not a merge: {plan}"));
+                }
             }
         }
         // The other lookups of checkout and customers (the per-customer
@@ -2180,6 +2380,10 @@ mod tests {
             "SELECT r.id FROM redemptions r WHERE r.project_id = 1 AND r.parent_id = 2
              ORDER BY r.id",
             "SELECT id FROM customers WHERE project_id = 1 ORDER BY id DESC LIMIT 11",
+            "SELECT b.record FROM rollbacks b WHERE b.project_id = 1 AND b.id = 2",
+            "SELECT b.record FROM rollbacks b WHERE b.project_id = 1 AND b.ext_id = 'rr_1'",
+            "UPDATE rollbacks SET customer_id = NULL WHERE project_id = 1 AND customer_id = 2",
+            "UPDATE rollbacks SET campaign_id = NULL WHERE project_id = 1 AND campaign_id = 2",
         ];
         for sql in fixed {
             let plan: Vec<String> = conn
@@ -2196,6 +2400,18 @@ mod tests {
             if sql.contains("campaign_id = 3") && !plan.contains("redemptions_customer ") {
                 bad.push(format!("the counter does not use its index: {plan}"));
             }
+        }
+        // The next row id: two lookups of the tables' last rows.
+        let plan: Vec<String> = conn
+            .prepare(concat!("EXPLAIN QUERY PLAN SELECT ", next_entry_id!()))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let searches = plan.iter().filter(|s| s.starts_with("SEARCH ")).count();
+        if searches != 2 || plan.iter().any(|s| s.starts_with("SCAN r")) {
+            bad.push(format!("the next row id: {plan:?}"));
         }
         assert!(bad.is_empty(), "{bad:#?}");
     }

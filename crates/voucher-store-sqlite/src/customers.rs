@@ -390,6 +390,7 @@ impl CustomerStore for SqliteStore {
             // only say who got what, go with the customer.
             for sql in [
                 "UPDATE redemptions SET customer_id = NULL WHERE project_id = ?1 AND customer_id = ?2",
+                "UPDATE rollbacks SET customer_id = NULL WHERE project_id = ?1 AND customer_id = ?2",
                 "UPDATE orders SET customer_id = NULL WHERE project_id = ?1 AND customer_id = ?2",
                 "UPDATE vouchers SET holder_id = NULL WHERE project_id = ?1 AND holder_id = ?2",
                 "DELETE FROM publication_vouchers WHERE publication_id IN

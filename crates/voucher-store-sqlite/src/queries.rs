@@ -19,8 +19,8 @@ use voucher_core::port::{
 };
 
 use crate::catalog::{
-    campaign_from_row, campaign_row, voucher_from_row, with_assignments, CampaignRow, VoucherRow,
-    CAMPAIGN_COLUMNS, VOUCHER_SELECT,
+    campaign_from_row, campaign_row, voucher_from_row, with_assignments, with_campaign_assignments,
+    CampaignRow, VoucherRow, CAMPAIGN_COLUMNS, VOUCHER_SELECT,
 };
 use crate::encode::{count, to_ms};
 use crate::error::SqlResult;
@@ -270,8 +270,13 @@ impl CampaignQueries for SqliteStore {
         let listing = campaign_listing(project, query)?;
         self.read(|conn| {
             let page = listing.run(conn, &campaign_select(), campaign_from_row, campaign_key)?;
+            let items = page
+                .items
+                .into_iter()
+                .map(|row| Ok(with_campaign_assignments(conn, row)?.record))
+                .collect::<Result<_, StoreError>>()?;
             Ok(Page {
-                items: page.items.into_iter().map(|row| row.record).collect(),
+                items,
                 total: page.total,
                 has_more: page.has_more,
                 next_cursor: page.next_cursor,

@@ -188,12 +188,21 @@ CREATE INDEX redemptions_project ON redemptions(project_id);
 CREATE INDEX redemptions_campaign_list ON redemptions(project_id, campaign_id);
 CREATE INDEX redemptions_customer_list ON redemptions(project_id, customer_id);
 
+-- A rollback's row id comes from the same sequence as the redemptions'
+-- (the next id above both tables'), so that the redemption list, which
+-- holds both, is ordered by row id across them. The columns the list
+-- filters on are the redemption's, copied: `code`, `campaign_id`,
+-- `customer_id`, `order_id`.
 CREATE TABLE rollbacks (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
     ext_id TEXT NOT NULL,
     redemption_id INTEGER NOT NULL UNIQUE REFERENCES redemptions(id),
     parent_id INTEGER REFERENCES rollbacks(id),
+    code TEXT,
+    campaign_id INTEGER REFERENCES campaigns(id),
+    customer_id INTEGER REFERENCES customers(id),
+    order_id INTEGER REFERENCES orders(id),
     reason TEXT,
     amount INTEGER NOT NULL DEFAULT 0,
     discount INTEGER NOT NULL DEFAULT 0,
@@ -202,6 +211,13 @@ CREATE TABLE rollbacks (
     UNIQUE (project_id, ext_id)
 ) STRICT;
 CREATE INDEX rollbacks_created ON rollbacks(project_id, created_at);
+-- The redemption list's rollbacks, by row id: as the redemptions' list
+-- indexes, one per filter.
+CREATE INDEX rollbacks_project ON rollbacks(project_id);
+CREATE INDEX rollbacks_campaign ON rollbacks(project_id, campaign_id);
+CREATE INDEX rollbacks_customer ON rollbacks(project_id, customer_id);
+CREATE INDEX rollbacks_code ON rollbacks(project_id, code);
+CREATE INDEX rollbacks_order ON rollbacks(project_id, order_id);
 
 CREATE TABLE gift_ledger (
     id INTEGER PRIMARY KEY,

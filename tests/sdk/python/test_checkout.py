@@ -219,10 +219,6 @@ class Checkout(Flow):
         self.assertGreaterEqual(entries.total, 2)
         self.assertEqual(entries.redeemed_quantity, 0)
 
-    # Known wire mismatch (checkout): GET /v1/redemptions lists no rollbacks,
-    # though its items are Redemption | RedemptionRollback in the reference.
-    # Remove the marker once it passes.
-    @unittest.expectedFailure
     def test_11b_list_redemptions_has_rollbacks(self):
         # The list holds rollbacks too (object redemption_rollback, which the
         # SDK's list item model accepts); every entry must parse.

@@ -218,10 +218,6 @@ class ValidationRules(Flow):
         got = campaigns.get_campaign(c.id)
         self.assertEqual(got.id, c.id)
 
-    # Known wire mismatch (catalog): the campaign object has no
-    # validation_rules_assignments (reference 2.3). Remove the marker once it
-    # passes.
-    @unittest.expectedFailure
     def test_05c_campaign_shows_its_assignment(self):
         got = v.CampaignsApi(self.api).get_campaign(self.need("campaign"))
         self.assertIsNotNone(got.validation_rules_assignments)

@@ -196,6 +196,9 @@ pub struct CampaignRecord {
     pub codes_count: u64,
     /// Whether codes are still being made.
     pub generation: GenerationStatus,
+    /// The rule assignments of the campaign itself, oldest first.
+    #[serde(default)]
+    pub assignments: Vec<AssignmentRecord>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -618,12 +621,33 @@ pub enum RedemptionState {
     RolledBack,
 }
 
+/// What a [`RedemptionRecord`] records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RedemptionKind {
+    /// A code's use or refusal, or the parent of a stacked redemption.
+    #[default]
+    Redemption,
+    /// A rollback, read in the shape of a redemption (the redemption list
+    /// holds both): `parent_id` is the redemption it rolled back,
+    /// `amount_minor` the credits it returned (positive), `discount_minor`
+    /// the discount it returned, `children` the rollbacks of a stacked
+    /// parent's children; its `result` is its own (`Success`).
+    Rollback {
+        /// Why, as the caller said.
+        reason: Option<String>,
+    },
+}
+
 /// A stored redemption: one code's use (or refusal), or the parent of a
-/// stacked redemption.
+/// stacked redemption; or a rollback in the same shape
+/// ([`RedemptionKind::Rollback`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedemptionRecord {
-    /// `r_...` (success), `rf_...` (failure).
+    /// `r_...` (success), `rf_...` (failure), `rr_...` (rollback).
     pub id: String,
+    /// A redemption or a rollback.
+    #[serde(default)]
+    pub kind: RedemptionKind,
     /// The stacked parent's id, for a child.
     pub parent_id: Option<String>,
     /// The children's records, for a stacked parent.

@@ -23,8 +23,8 @@ use voucher_core::voucher::{Activity, CampaignKind, CampaignLimits, CampaignType
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
-    apply_validity, discount_json, gift_json, parse_validity, project_currency, quantity_json,
-    validity_fields, voucher_json, ValidityWire,
+    self, apply_validity, discount_json, gift_json, parse_validity, project_currency,
+    quantity_json, validity_fields, voucher_json, ValidityWire,
 };
 use crate::routes::async_actions::{accepted, done_action, spawn_action};
 use crate::routes::list_params::ListParams;
@@ -219,6 +219,18 @@ fn campaign_json(campaign: &CampaignRecord, currency: Currency) -> JsonValue {
         json!(generation_name(campaign.generation)),
     );
     object.insert("protected".into(), json!(false));
+    // The rules assigned to the campaign itself, as the voucher object lists
+    // its own.
+    let assignments: Vec<JsonValue> = campaign
+        .assignments
+        .iter()
+        .map(render::assignment_json)
+        .collect();
+    let total = assignments.len();
+    object.insert(
+        "validation_rules_assignments".into(),
+        json!({"object": "list", "data_ref": "data", "data": assignments, "total": total}),
+    );
     object.insert("object".into(), json!("campaign"));
     JsonValue::Object(object)
 }
@@ -406,14 +418,15 @@ async fn create(
         state.store(move |store| store.rule(project, &rule)).await?;
     }
     let now = state.now();
-    let campaign = state
+    let mut campaign = state
         .store(move |store| store.create_campaign(project, &spec, now))
         .await?;
     for rule in rules {
         let target = AssignmentTarget::Campaign(campaign.id.clone());
-        state
+        let assignment = state
             .store(move |store| store.assign_rule(project, &rule, &target, now))
             .await?;
+        campaign.assignments.push(assignment);
     }
     if campaign.generation == GenerationStatus::InProgress {
         let (state, id, count) = (

@@ -3,8 +3,8 @@
 //! 400 with the error body, the failed attempt recorded by the store with
 //! its `failure_code`), the stackable `POST /v1/redemptions` (a parent and
 //! one child per code), rollbacks (`/rollback` and the stacked
-//! `/rollbacks`), and the reads: one redemption, the list with its
-//! filters, and a code's entries.
+//! `/rollbacks`), and the reads: one redemption (or rollback), the list
+//! with its filters and a code's entries (rollbacks among them).
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    ChannelType, ListQuery, ProjectId, RedemptionQuery, RedemptionRecord, RedemptionResult,
-    RedemptionState, RollbackRecord, RollbackRequest,
+    ChannelType, ListQuery, ProjectId, RedemptionKind, RedemptionQuery, RedemptionRecord,
+    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
 };
 
 use crate::auth::ServerKey;
@@ -169,10 +169,11 @@ fn customer_json(customer: Option<&(String, Option<String>)>) -> Json_ {
     }
 }
 
-/// A redemption (or, for an `rr_` id, a rollback read back as one).
+/// A redemption (or a rollback read back as one: the wire's
+/// `redemption_rollback`).
 pub(crate) fn redemption_json(r: &RedemptionRecord, currency: Currency) -> Json_ {
-    if r.id.starts_with("rr_") {
-        return rollback_read_json(r, currency);
+    if let RedemptionKind::Rollback { reason } = &r.kind {
+        return rollback_read_json(r, reason.as_deref(), currency);
     }
     let is_parent = r.parent_id.is_none() && r.voucher_id.is_none() && r.code.is_none();
     let status = match r.state {
@@ -295,13 +296,13 @@ fn rollback_view_json(r: &RollbackView<'_>, currency: Currency) -> Json_ {
     v
 }
 
-/// A rollback read back through `GET /v1/redemptions/rr_...`.
-fn rollback_read_json(r: &RedemptionRecord, currency: Currency) -> Json_ {
+/// A rollback read back through `GET /v1/redemptions/rr_...` or listed.
+fn rollback_read_json(r: &RedemptionRecord, reason: Option<&str>, currency: Currency) -> Json_ {
     rollback_view_json(
         &RollbackView {
             id: &r.id,
             redemption_id: r.parent_id.as_deref().unwrap_or_default(),
-            reason: None,
+            reason,
             tracking_id: r.tracking_id.as_deref(),
             metadata: wire::metadata_json(&r.metadata),
             amount_minor: r.amount_minor,

@@ -573,6 +573,115 @@ async fn redemption_lists_filter_and_page() {
 }
 
 #[tokio::test]
+async fn rollbacks_are_listed_among_the_redemptions() {
+    let env = Env::new();
+    create(&env, spec("MANY", amount_off(100), None));
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        env.set_now(crate::support::start() + chrono::Duration::minutes(i));
+        let (status, body) = env
+            .call(
+                "POST",
+                "/v1/vouchers/MANY/redemption",
+                Some(json!({"order": {"amount": 1000}, "customer": {"source_id": "c0"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    env.set_now(crate::support::start() + chrono::Duration::minutes(2));
+    let (status, rollback) = env
+        .call(
+            "POST",
+            &format!("/v1/redemptions/{}/rollback?reason=refund", ids[0]),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rollback}");
+    let rollback_id = rollback["id"].as_str().unwrap().to_owned();
+    // Newest first: the rollback, then the redemptions.
+    let expected = [rollback_id.as_str(), ids[1].as_str(), ids[0].as_str()];
+    let listed = |body: &Value| -> Vec<String> {
+        body["redemptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (status, all) = env.call("GET", "/v1/redemptions", None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["total"], 3);
+    assert_eq!(listed(&all), expected);
+    let entry = &all["redemptions"][0];
+    assert_eq!(entry["object"], "redemption_rollback");
+    assert_eq!(entry["redemption"], ids[0]);
+    assert_eq!(entry["reason"], "refund");
+    assert_eq!(
+        (&entry["result"], &entry["status"]),
+        (&json!("SUCCESS"), &json!("SUCCEEDED"))
+    );
+    assert_eq!(entry["customer"]["source_id"], "c0");
+    assert_eq!(entry["voucher"]["code"], "MANY");
+    assert_eq!(all["redemptions"][2]["status"], "ROLLED_BACK");
+    // As `GET /v1/redemptions/{rr_id}` renders it.
+    let (_, one) = env
+        .call("GET", &format!("/v1/redemptions/{rollback_id}"), None)
+        .await;
+    assert_eq!(*entry, one);
+
+    // The filters see it as its redemption (its own result: a success).
+    for (query, total) in [
+        ("customer=c0", 3),
+        ("voucher_code=MANY", 3),
+        ("result=SUCCESS", 3),
+        ("result=FAILURE", 0),
+        ("failure_code=voucher_disabled", 0),
+        ("created_at[after]=2026-11-23T12:01:30Z", 1),
+    ] {
+        let (status, page) = env
+            .call("GET", &format!("/v1/redemptions?{query}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(page["total"], total, "{query}: {page}");
+    }
+
+    // Pages and cursors walk the same order.
+    let mut by_page = Vec::new();
+    for page in 1..=3 {
+        let (_, body) = env
+            .call("GET", &format!("/v1/redemptions?limit=1&page={page}"), None)
+            .await;
+        assert_eq!(body["total"], 3);
+        by_page.extend(listed(&body));
+    }
+    assert_eq!(by_page, expected);
+    let mut by_cursor = Vec::new();
+    let mut path = "/v1/redemptions?limit=2".to_owned();
+    loop {
+        let (status, body) = env.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        by_cursor.extend(listed(&body));
+        match body["more_starting_after"].as_str() {
+            Some(cursor) => path = format!("/v1/redemptions?limit=2&starting_after={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(by_cursor, expected);
+
+    // A code's entries hold its rollbacks too, in the total.
+    let (status, entries) = env.call("GET", "/v1/vouchers/MANY/redemption", None).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    assert_eq!(entries["total"], 3);
+    assert_eq!(entries["redeemed_quantity"], 1);
+    assert_eq!(
+        entries["redemption_entries"][0]["object"],
+        "redemption_rollback"
+    );
+}
+
+#[tokio::test]
 async fn another_projects_redemptions_are_not_found() {
     let env = Env::new();
     create(&env, spec("MINE", amount_off(100), None));

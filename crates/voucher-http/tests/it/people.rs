@@ -1349,3 +1349,104 @@ async fn a_campaign_made_over_http_publishes_codes_its_vouchers_show() {
     assert_eq!(listed["total"], json!(1));
     assert_eq!(listed["publications"][0]["voucher"]["code"], code);
 }
+
+#[tokio::test]
+async fn a_campaign_shows_the_rules_assigned_to_it() {
+    let env = Env::new();
+    let (_, first) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 100")),
+        )
+        .await;
+    let (_, second) = env
+        .call(
+            "POST",
+            "/v1/validation-rules",
+            Some(min_order_rule("Over 200")),
+        )
+        .await;
+    let rule_ids = [
+        first["id"].as_str().unwrap().to_owned(),
+        second["id"].as_str().unwrap().to_owned(),
+    ];
+    // Assigned at creation: the answer shows it.
+    let (status, made) = env
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(json!({
+                "name": "Ruled", "campaign_type": "DISCOUNT_COUPONS", "type": "AUTO_UPDATE",
+                "voucher": {"type": "DISCOUNT_VOUCHER",
+                            "discount": {"type": "PERCENT", "percent_off": 10},
+                            "code_config": {"pattern": "RULED-####"}},
+                "validation_rules": [rule_ids[0]]
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let assigned = &made["validation_rules_assignments"];
+    assert_eq!(
+        (
+            &assigned["object"],
+            &assigned["data_ref"],
+            &assigned["total"]
+        ),
+        (&json!("list"), &json!("data"), &json!(1)),
+        "{made}"
+    );
+    assert_eq!(assigned["data"][0]["rule_id"], rule_ids[0]);
+    assert_eq!(assigned["data"][0]["related_object_type"], "campaign");
+    assert_eq!(assigned["data"][0]["related_object_id"], made["id"]);
+    assert_eq!(assigned["data"][0]["object"], "validation_rules_assignment");
+    // Assigned afterwards, by name: read, listed and updated, oldest first.
+    let path = format!("/v1/validation-rules/{}/assignments", rule_ids[1]);
+    let (status, later) = env
+        .call("POST", &path, Some(json!({"campaign": "Ruled"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{later}");
+    let campaign = format!("/v1/campaigns/{}", made["id"].as_str().unwrap());
+    let (_, read) = env.call("GET", &campaign, None).await;
+    let (_, listed) = env.call("GET", "/v1/campaigns", None).await;
+    let (status, updated) = env
+        .call("PUT", &campaign, Some(json!({"description": "now ruled"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    for body in [&read, &listed["campaigns"][0], &updated] {
+        let ids: Vec<&Value> = body["validation_rules_assignments"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["id"])
+            .collect();
+        assert_eq!(ids, [&assigned["data"][0]["id"], &later["id"]], "{body}");
+        assert_eq!(body["validation_rules_assignments"]["total"], json!(2));
+    }
+    // Unassigned, it is gone; a campaign without any shows an empty list.
+    let (status, _) = env
+        .call(
+            "DELETE",
+            &format!("{path}/{}", later["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, read) = env.call("GET", &campaign, None).await;
+    assert_eq!(read["validation_rules_assignments"]["total"], json!(1));
+    let (_, plain) = env
+        .call(
+            "POST",
+            "/v1/campaigns",
+            Some(json!({
+                "name": "Plain", "campaign_type": "DISCOUNT_COUPONS", "type": "AUTO_UPDATE",
+                "voucher": {"type": "DISCOUNT_VOUCHER",
+                            "discount": {"type": "PERCENT", "percent_off": 10}}
+            })),
+        )
+        .await;
+    assert_eq!(
+        plain["validation_rules_assignments"],
+        json!({"object": "list", "data_ref": "data", "data": [], "total": 0})
+    );
+}

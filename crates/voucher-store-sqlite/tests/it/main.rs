@@ -13,5 +13,6 @@ mod maintenance;
 mod projects;
 mod publications;
 mod queries;
+mod redemption_log;
 mod rules;
 mod support;

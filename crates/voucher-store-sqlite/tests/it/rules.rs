@@ -5,8 +5,8 @@ use chrono::Duration;
 use voucher_core::limits::RULE_SETS_PER_OBJECT_MAX;
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    AssignmentTarget, BenefitSpec, CampaignStore, ListQuery, ProjectId, ProjectSpec, ProjectStore,
-    RuleSpec, RuleStore, StoreError, VoucherStore,
+    AssignmentTarget, BenefitSpec, CampaignQueries, CampaignStore, ListQuery, ProjectId,
+    ProjectSpec, ProjectStore, RuleSpec, RuleStore, StoreError, VoucherStore,
 };
 use voucher_core::rules::{RawRuleSet, RuleSet};
 use voucher_core::stacking::StackingRules;
@@ -281,6 +281,22 @@ fn rule_sets_are_assigned_to_vouchers_and_campaigns() {
     );
     let listed = f.store.rules(p, &ListQuery::default()).unwrap();
     assert_eq!(listed.items[0].assignments_count, 2);
+    // A campaign carries its own, read alone, listed, updated or toggled;
+    // its codes do not.
+    let spring = f.store.campaign(p, "Spring").unwrap();
+    assert_eq!(spring.assignments, std::slice::from_ref(&on_campaign));
+    let campaigns = f.store.campaigns(p, &ListQuery::default()).unwrap();
+    assert_eq!(campaigns.items[0].assignments, spring.assignments);
+    let updated = f
+        .store
+        .update_campaign(p, "Spring", &spring.spec, t0())
+        .unwrap();
+    assert_eq!(updated.assignments, spring.assignments);
+    let toggled = f
+        .store
+        .set_campaign_active(p, "Spring", true, "test", t0())
+        .unwrap();
+    assert_eq!(toggled.assignments, spring.assignments);
 
     // Another project's rule set, voucher or campaign is not found.
     let other = other_project(&f);
@@ -329,7 +345,17 @@ fn rule_sets_are_assigned_to_vouchers_and_campaigns() {
         "not_found"
     );
     assert!(f.store.voucher(p, "COUPON").unwrap().assignments.is_empty());
-    assert_eq!(f.store.assignments(p, &rule.id).unwrap(), [on_campaign]);
+    assert_eq!(
+        f.store.assignments(p, &rule.id).unwrap(),
+        std::slice::from_ref(&on_campaign)
+    );
+    f.store.unassign_rule(p, &rule.id, &on_campaign.id).unwrap();
+    assert!(f
+        .store
+        .campaign(p, "Spring")
+        .unwrap()
+        .assignments
+        .is_empty());
 
     // Deleting the rule set removes its assignments.
     let again = f
