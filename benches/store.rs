@@ -352,17 +352,24 @@ fn scenario_csv(n: u64) {
     };
     let other = store.create_project(&spec, now()).unwrap().id;
     let mut input = std::io::BufReader::new(std::fs::File::open(&csv_path).unwrap());
+    let cpu0 = writer_cpu();
+    let (commits0, _) = store.writer_stats();
     let started = Instant::now();
     let report = store
         .import_vouchers_csv(other, None, &mut input, now())
         .unwrap();
     let import = started.elapsed();
+    let cpu = writer_cpu().saturating_sub(cpu0);
+    let (commits, _) = store.writer_stats();
     println!(
-        "import: {} rows ({} refused) in {:.2}s, {:.0} rows/s",
+        "import: {} rows ({} refused) in {:.2}s, {:.0} rows/s \
+         ({} commits, writer CPU {:.1} µs a row)",
         report.done_count,
         report.failed.len(),
         import.as_secs_f64(),
-        report.done_count as f64 / import.as_secs_f64()
+        report.done_count as f64 / import.as_secs_f64(),
+        commits - commits0,
+        cpu.as_secs_f64() * 1e6 / report.done_count.max(1) as f64
     );
     println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);
 }
