@@ -115,11 +115,15 @@ CREATE TABLE vouchers (
     UNIQUE (project_id, code),
     UNIQUE (project_id, ext_id)
 ) STRICT;
-CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
+-- Partial: standalone codes (no campaign) stay out of the campaign's
+-- indexes, generated codes (no holder) out of the holder's; every lookup
+-- names a campaign or a holder.
+CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id)
+    WHERE campaign_id IS NOT NULL;
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
--- Partial: generated codes have no holder and stay out of it.
 CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id) WHERE holder_id IS NOT NULL;
-CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
+CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id)
+    WHERE campaign_id IS NOT NULL;
 -- The voucher list, ordered by row id, unfiltered and by category (only
 -- codes that have one); a campaign's gift balances for the summary's
 -- outstanding amount (covering, gift codes only).
