@@ -1532,8 +1532,14 @@ impl BulkStore for SqliteStore {
                     }
                     let job_batch = Arc::clone(&batch);
                     let listed = IMPORT_FAILURES_LISTED_MAX.saturating_sub(report.failed.len());
-                    let (back, done) = self.write(move |conn| {
-                        import_transaction(conn, &job_batch, (rows, parse_failures), receiver, listed)
+                    let (back, done) = self.write_alone(move |conn| {
+                        import_transaction(
+                            conn,
+                            &job_batch,
+                            (rows, parse_failures),
+                            receiver,
+                            listed,
+                        )
                     })?;
                     receiver = back;
                     report.done_count += done.done_count;
