@@ -127,16 +127,35 @@ fn redeem_request(code: &str) -> CheckoutRequest {
     }
 }
 
-/// Redeems every code once from `threads` threads; returns redemptions/s
-/// and the mean batch size.
+/// CPU time the store's writer thread (`voucher-writer`) has used so far,
+/// from /proc (Linux); zero where it cannot be read.
+fn writer_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim() == "voucher-writer")
+        })
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .sum()
+}
+
+/// Redeems every code once from `threads` threads; returns redemptions/s,
+/// the mean batch size and the writer's CPU time per redemption.
 fn redeem_all(
     store: &SqliteStore,
     project: ProjectId,
     codes: &[String],
     threads: usize,
-) -> (f64, f64) {
+) -> (f64, f64, Duration) {
     let next = AtomicUsize::new(0);
     let (commits0, jobs0) = store.writer_stats();
+    let cpu0 = writer_cpu();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -152,9 +171,11 @@ fn redeem_all(
         }
     });
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = writer_cpu().saturating_sub(cpu0);
     let (commits, jobs) = store.writer_stats();
     let batch = (jobs - jobs0) as f64 / (commits - commits0).max(1) as f64;
-    (codes.len() as f64 / elapsed, batch)
+    let per = cpu / u32::try_from(codes.len().max(1)).unwrap_or(u32::MAX);
+    (codes.len() as f64 / elapsed, batch, per)
 }
 
 /// The mean latency of a small write plus fsync in `dir`.
@@ -194,8 +215,11 @@ fn scenario_redeem() {
             .generate_codes(project, &c.id, codes_n, 1, now())
             .unwrap();
         let codes = codes_of(&path);
-        let (rate, batch) = redeem_all(&store, project, &codes, threads);
-        println!("{label}: {rate:.0} redemptions/s (mean batch {batch:.1})");
+        let (rate, batch, cpu) = redeem_all(&store, project, &codes, threads);
+        println!(
+            "{label}: {rate:.0} redemptions/s (mean batch {batch:.1}, writer CPU {:.0} µs a redemption)",
+            cpu.as_secs_f64() * 1e6
+        );
         results.push(rate);
     }
     println!(
@@ -328,17 +352,24 @@ fn scenario_csv(n: u64) {
     };
     let other = store.create_project(&spec, now()).unwrap().id;
     let mut input = std::io::BufReader::new(std::fs::File::open(&csv_path).unwrap());
+    let cpu0 = writer_cpu();
+    let (commits0, _) = store.writer_stats();
     let started = Instant::now();
     let report = store
         .import_vouchers_csv(other, None, &mut input, now())
         .unwrap();
     let import = started.elapsed();
+    let cpu = writer_cpu().saturating_sub(cpu0);
+    let (commits, _) = store.writer_stats();
     println!(
-        "import: {} rows ({} refused) in {:.2}s, {:.0} rows/s",
+        "import: {} rows ({} refused) in {:.2}s, {:.0} rows/s \
+         ({} commits, writer CPU {:.1} µs a row)",
         report.done_count,
         report.failed.len(),
         import.as_secs_f64(),
-        report.done_count as f64 / import.as_secs_f64()
+        report.done_count as f64 / import.as_secs_f64(),
+        commits - commits0,
+        cpu.as_secs_f64() * 1e6 / report.done_count.max(1) as f64
     );
     println!("peak RSS of this process: {} MiB", peak_rss_kib() / 1024);
 }

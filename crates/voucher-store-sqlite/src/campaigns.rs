@@ -188,7 +188,7 @@ impl CampaignStore for SqliteStore {
                 Ok::<bool, StoreError>(false)
             })?;
             let row = campaign.clone();
-            let inserted = self.write(move |conn| {
+            let inserted = self.write_alone(move |conn| {
                 // Re-read: the campaign may have been deleted meanwhile.
                 let row = campaign_row_by_id(conn, row.id)?;
                 insert_codes(conn, project, &row, &chunk, now)

@@ -577,7 +577,8 @@ fn credits_of(outcome: &Outcome) -> i64 {
 /// One redemption row to insert.
 struct NewRow<'a> {
     kind: &'static str,
-    parent: Option<i64>,
+    /// The stacked parent: its row id and id.
+    parent: Option<(i64, &'a str)>,
     code: Option<&'a str>,
     inputs: Option<&'a DecisionInputs>,
     order: Option<i64>,
@@ -585,7 +586,7 @@ struct NewRow<'a> {
     amount_minor: i64,
     discount_minor: i64,
     snapshot: &'a OrderSnapshot,
-    voucher_after: Option<&'a VoucherRecord>,
+    voucher_after: Option<VoucherRecord>,
 }
 
 /// The state of one redemption job.
@@ -594,15 +595,21 @@ struct Job<'a> {
     project: &'a ProjectRecord,
     request: &'a CheckoutRequest,
     customer: Option<i64>,
+    /// The customer's id and source id, as the record names them.
+    customer_ref: Option<(String, Option<String>)>,
 }
 
 impl Job<'_> {
-    fn insert(&self, row: &NewRow<'_>) -> Result<(i64, String), StoreError> {
+    /// Inserts a redemption row; returns its row id and its record (without
+    /// children), built from the values written: what [`load_redemption`]
+    /// would read back, without reading it back.
+    fn insert(&self, row: NewRow<'_>) -> Result<(i64, RedemptionRecord), StoreError> {
         let (ext_id, result, state) = match row.failure {
             None => (new_id("r_"), "SUCCESS", "SUCCEEDED"),
             Some(_) => (new_id("rf_"), "FAILURE", "FAILED"),
         };
         let request = self.request;
+
         self.conn
             .prepare_cached(concat!(
                 "INSERT INTO redemptions (id, project_id, ext_id, kind, parent_id, code,
@@ -619,7 +626,7 @@ impl Job<'_> {
                 self.project.id.0,
                 ext_id,
                 row.kind,
-                row.parent,
+                row.parent.map(|(id, _)| id),
                 row.code,
                 row.inputs.map(|i| i.voucher_row.id),
                 row.inputs
@@ -635,14 +642,44 @@ impl Job<'_> {
                 row.discount_minor,
                 row.snapshot.amount_minor,
                 to_json(row.snapshot)?,
-                row.voucher_after.map(to_json).transpose()?,
+                row.voucher_after.as_ref().map(to_json).transpose()?,
                 channel_text(request.channel),
                 request.tracking_id,
                 to_json(&request.metadata)?,
                 to_ms(request.now)
             ])
             .store()?;
-        Ok((self.conn.last_insert_rowid(), ext_id))
+        let record = RedemptionRecord {
+            id: ext_id,
+            parent_id: row.parent.map(|(_, ext_id)| ext_id.to_owned()),
+            children: Vec::new(),
+            result: match row.failure {
+                None => RedemptionResult::Success,
+                Some(_) => RedemptionResult::Failure,
+            },
+            state: match row.failure {
+                None => RedemptionState::Succeeded,
+                Some(_) => RedemptionState::Failed,
+            },
+            failure: row.failure.cloned(),
+            code: row.code.map(str::to_owned),
+            voucher_id: row.inputs.map(|i| i.voucher_row.record.id.clone()),
+            campaign: row
+                .inputs
+                .and_then(|i| i.campaign_row.as_ref())
+                .map(|c| (c.record.id.clone(), c.record.spec.name.clone())),
+            customer: self.customer_ref.clone(),
+            order: row.snapshot.clone(),
+            amount_minor: row.amount_minor,
+            discount_minor: row.discount_minor,
+            voucher_after: row.voucher_after,
+            channel: request.channel,
+            tracking_id: request.tracking_id.clone(),
+            metadata: request.metadata.clone(),
+            rollback_id: None,
+            created_at: stored_instant(request.now),
+        };
+        Ok((self.conn.last_insert_rowid(), record))
     }
 
     /// The order as given, for failure records.
@@ -664,7 +701,7 @@ impl Job<'_> {
         refusal: Refusal,
     ) -> Result<Answer, StoreError> {
         let snapshot = self.failure_snapshot();
-        let (_, failure_id) = self.insert(&NewRow {
+        let (_, failure) = self.insert(NewRow {
             kind: "single",
             parent: None,
             code: Some(code),
@@ -678,21 +715,23 @@ impl Job<'_> {
         })?;
         Ok(Answer::Refused {
             refusal,
-            failure_id,
+            failure_id: failure.id,
         })
     }
 
-    /// Inserts FAILURE children under `parent`.
+    /// Inserts FAILURE children under `parent` (row id, id); returns their
+    /// records.
     fn refuse_children(
         &self,
-        parent: i64,
+        parent: (i64, &str),
         loaded: &[Loaded],
         refused: &[(usize, Refusal)],
         snapshot: &OrderSnapshot,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<RedemptionRecord>, StoreError> {
+        let mut children = Vec::with_capacity(refused.len());
         for (i, refusal) in refused {
             let one = &loaded[*i];
-            self.insert(&NewRow {
+            let (_, child) = self.insert(NewRow {
                 kind: "child",
                 parent: Some(parent),
                 code: Some(&one.code),
@@ -704,8 +743,9 @@ impl Job<'_> {
                 snapshot,
                 voucher_after: None,
             })?;
+            children.push(child);
         }
-        Ok(())
+        Ok(children)
     }
 
     /// Records a refused stacked request: a FAILURE parent and a FAILURE
@@ -717,7 +757,7 @@ impl Job<'_> {
         refused: &[(usize, Refusal)],
     ) -> Result<Answer, StoreError> {
         let snapshot = self.failure_snapshot();
-        let (parent, failure_id) = self.insert(&NewRow {
+        let (parent, failure) = self.insert(NewRow {
             kind: "parent",
             parent: None,
             code: None,
@@ -729,10 +769,10 @@ impl Job<'_> {
             snapshot: &snapshot,
             voucher_after: None,
         })?;
-        self.refuse_children(parent, loaded, refused, &snapshot)?;
+        self.refuse_children((parent, &failure.id), loaded, refused, &snapshot)?;
         Ok(Answer::Refused {
             refusal,
-            failure_id,
+            failure_id: failure.id,
         })
     }
 
@@ -752,14 +792,33 @@ impl Job<'_> {
             None => None,
             Some(given) => find_order(conn, project, given)?,
         };
-        let (row, ext_id, source_id) = match existing {
-            Some(found) => found,
+        let row = match existing {
+            Some((row, ext_id, source_id)) => {
+                conn.prepare_cached(
+                    "UPDATE orders SET customer_id = COALESCE(?2, customer_id), status = ?3,
+                                       amount = ?4, updated_at = ?5
+                     WHERE id = ?1",
+                )
+                .store()?
+                .execute(params![
+                    row,
+                    self.customer,
+                    status,
+                    snapshot.amount_minor,
+                    now
+                ])
+                .store()?;
+                snapshot.id = Some(ext_id);
+                snapshot.source_id = source_id;
+                row
+            }
+            // A new order is written once, as it stands.
             None => {
                 let ext_id = new_id("ord_");
                 conn.prepare_cached(
                     "INSERT INTO orders (project_id, ext_id, source_id, customer_id, status,
-                                         amount, snapshot, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '{}', ?7, ?7)",
+                                         amount, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                 )
                 .store()?
                 .execute(params![
@@ -772,30 +831,11 @@ impl Job<'_> {
                     now
                 ])
                 .store()?;
-                (
-                    conn.last_insert_rowid(),
-                    ext_id,
-                    self.request.order.id.clone(),
-                )
+                snapshot.id = Some(ext_id);
+                snapshot.source_id = self.request.order.id.clone();
+                conn.last_insert_rowid()
             }
         };
-        snapshot.id = Some(ext_id);
-        snapshot.source_id = source_id;
-        conn.prepare_cached(
-            "UPDATE orders SET customer_id = COALESCE(?2, customer_id), status = ?3, amount = ?4,
-                               snapshot = ?5, updated_at = ?6
-             WHERE id = ?1",
-        )
-        .store()?
-        .execute(params![
-            row,
-            self.customer,
-            status,
-            snapshot.amount_minor,
-            to_json(&*snapshot)?,
-            now
-        ])
-        .store()?;
         Ok(row)
     }
 
@@ -871,18 +911,17 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// The voucher as it is once `transition` applied.
     /// Writes one successful use of a code (a single redemption or a
-    /// stacked child) and applies its transition; returns the row id.
+    /// stacked child) and applies its transition; returns its record.
     fn record_success(
         &self,
         kind: &'static str,
-        parent: Option<i64>,
+        parent: Option<(i64, &str)>,
         success: &Success<'_>,
         snapshot: &OrderSnapshot,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<RedemptionRecord, StoreError> {
         let after = self.voucher_after(success.inputs, success.transition);
-        let (row, _) = self.insert(&NewRow {
+        let (row, record) = self.insert(NewRow {
             kind,
             parent,
             code: Some(success.code),
@@ -892,12 +931,13 @@ impl Job<'_> {
             amount_minor: credits_of(success.outcome),
             discount_minor: success.transition.given_minor,
             snapshot,
-            voucher_after: Some(&after),
+            voucher_after: Some(after),
         })?;
         self.apply(success.inputs, success.transition, row)?;
-        Ok(row)
+        Ok(record)
     }
 
+    /// The voucher as it is once `transition` applied.
     fn voucher_after(&self, inputs: &DecisionInputs, transition: &Transition) -> VoucherRecord {
         let mut after = inputs.voucher_row.record.clone();
         after.redeemed_quantity = transition.redeemed_quantity_after;
@@ -949,8 +989,7 @@ impl Job<'_> {
             transition,
             order,
         };
-        let row = self.record_success("single", None, &success, &snapshot)?;
-        let record = load_redemption(self.conn, self.project.id, RowKey::Id(row))?;
+        let record = self.record_success("single", None, &success, &snapshot)?;
         Ok(Answer::Redeemed(Box::new(record)))
     }
 
@@ -1048,7 +1087,7 @@ impl Job<'_> {
         let mut parent_snapshot =
             snapshot(self.request, Some(&validation.order), (totals.0, totals.1));
         let order = self.upsert_order(&mut parent_snapshot)?;
-        let (parent, _) = self.insert(&NewRow {
+        let (parent, mut record) = self.insert(NewRow {
             kind: "parent",
             parent: None,
             code: None,
@@ -1078,7 +1117,13 @@ impl Job<'_> {
                 transition,
                 order,
             };
-            self.record_success("child", Some(parent), &success, &child_snapshot)?;
+            let child = self.record_success(
+                "child",
+                Some((parent, &record.id)),
+                &success,
+                &child_snapshot,
+            )?;
+            record.children.push(child);
         }
         let statuses = statuses_of(loaded, known, validation);
         let failures = OrderSnapshot {
@@ -1086,8 +1131,10 @@ impl Job<'_> {
             items_applied_discount_amount_minor: 0,
             ..parent_snapshot.clone()
         };
-        self.refuse_children(parent, loaded, &refused(&statuses), &failures)?;
-        let record = load_redemption(self.conn, self.project.id, RowKey::Id(parent))?;
+        let refused =
+            self.refuse_children((parent, &record.id), loaded, &refused(&statuses), &failures)?;
+        // In row order, as a read of the parent lists them.
+        record.children.extend(refused);
         Ok(Answer::Redeemed(Box::new(record)))
     }
 }
@@ -1197,6 +1244,9 @@ fn redeem_in(
         project: &project,
         request,
         customer: customer_id,
+        customer_ref: customer_row
+            .as_ref()
+            .map(|row| (row.record.id.clone(), row.record.spec.source_id.clone())),
     };
     match request.mode {
         CheckoutMode::Legacy => job.redeem_legacy(&loaded, &customer),

@@ -206,6 +206,16 @@ impl SqliteStore {
         self.inner.writer.write(work)
     }
 
+    /// Like [`SqliteStore::write`], in a transaction of its own (bulk jobs:
+    /// see [`writer`]).
+    pub(crate) fn write_alone<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.write_alone(work)
+    }
+
     /// Runs `read` in one read transaction (a consistent snapshot) on a
     /// pooled read connection.
     pub(crate) fn read<T>(

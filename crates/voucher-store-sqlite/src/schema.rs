@@ -115,11 +115,15 @@ CREATE TABLE vouchers (
     UNIQUE (project_id, code),
     UNIQUE (project_id, ext_id)
 ) STRICT;
-CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id);
+-- Partial: standalone codes (no campaign) stay out of the campaign's
+-- indexes, generated codes (no holder) out of the holder's; every lookup
+-- names a campaign or a holder.
+CREATE INDEX vouchers_campaign ON vouchers(project_id, campaign_id, id)
+    WHERE campaign_id IS NOT NULL;
 CREATE INDEX vouchers_created ON vouchers(project_id, created_at);
--- Partial: generated codes have no holder and stay out of it.
 CREATE INDEX vouchers_holder ON vouchers(project_id, holder_id) WHERE holder_id IS NOT NULL;
-CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id);
+CREATE INDEX vouchers_unpublished ON vouchers(campaign_id, holder_id, id)
+    WHERE campaign_id IS NOT NULL;
 -- The voucher list, ordered by row id, unfiltered and by category (only
 -- codes that have one); a campaign's gift balances for the summary's
 -- outstanding amount (covering, gift codes only).
@@ -127,6 +131,8 @@ CREATE INDEX vouchers_project ON vouchers(project_id);
 CREATE INDEX vouchers_category ON vouchers(project_id, category) WHERE category IS NOT NULL;
 CREATE INDEX vouchers_gift ON vouchers(campaign_id, gift_balance) WHERE gift_balance IS NOT NULL;
 
+-- An order as its last redemption saw it is that redemption's
+-- `order_snapshot`: the row keeps only what is looked up and counted.
 CREATE TABLE orders (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
@@ -135,13 +141,15 @@ CREATE TABLE orders (
     customer_id INTEGER REFERENCES customers(id),
     status TEXT,
     amount INTEGER,
-    snapshot TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    UNIQUE (project_id, ext_id),
-    UNIQUE (project_id, source_id)
+    UNIQUE (project_id, ext_id)
 ) STRICT;
-CREATE INDEX orders_customer ON orders(project_id, customer_id);
+-- Partial, as are most indexes below: every lookup names a value, so rows
+-- without one (anonymous orders, orders without a source id) stay out and
+-- cost no index write.
+CREATE UNIQUE INDEX orders_source ON orders(project_id, source_id) WHERE source_id IS NOT NULL;
+CREATE INDEX orders_customer ON orders(project_id, customer_id) WHERE customer_id IS NOT NULL;
 
 -- Successful and failed redemptions, stacked parents and their children.
 -- kind: 'single' (legacy), 'parent' (stacked), 'child' (stacked member).
@@ -171,22 +179,33 @@ CREATE TABLE redemptions (
     created_at INTEGER NOT NULL,
     UNIQUE (project_id, ext_id)
 ) STRICT;
+-- Every redemption is written with each index below that applies to it
+-- (one B-tree insert each, under the writer's lock), so there are only
+-- those a list, count or lookup uses, and the partial ones leave out the
+-- rows they never find (no customer, no campaign, no order, successes).
+-- The redemption list is ordered by row id: each of its filters alone walks
+-- one of these (an index ends with the row id) and stops after a page.
+CREATE INDEX redemptions_project ON redemptions(project_id);
+-- Counts of a date range.
 CREATE INDEX redemptions_created ON redemptions(project_id, created_at);
-CREATE INDEX redemptions_voucher ON redemptions(project_id, voucher_id, id);
-CREATE INDEX redemptions_campaign ON redemptions(project_id, campaign_id, result, failure_code, id);
-CREATE INDEX redemptions_customer ON redemptions(project_id, customer_id, campaign_id, state);
+-- The campaign list and the campaign summary; failures by reason in a
+-- campaign.
+CREATE INDEX redemptions_campaign_list ON redemptions(project_id, campaign_id)
+    WHERE campaign_id IS NOT NULL;
+CREATE INDEX redemptions_campaign ON redemptions(project_id, campaign_id, failure_code, id)
+    WHERE campaign_id IS NOT NULL AND failure_code IS NOT NULL;
+-- The customer list; the per-customer limit counter and summary.
+CREATE INDEX redemptions_customer_list ON redemptions(project_id, customer_id)
+    WHERE customer_id IS NOT NULL;
+CREATE INDEX redemptions_customer ON redemptions(project_id, customer_id, campaign_id, state)
+    WHERE customer_id IS NOT NULL;
+CREATE INDEX redemptions_order ON redemptions(project_id, order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX redemptions_code ON redemptions(project_id, code, id) WHERE code IS NOT NULL;
+CREATE INDEX redemptions_parent ON redemptions(parent_id) WHERE parent_id IS NOT NULL;
 -- Failures only (the marketer's "why did it fail" log): successes, the
 -- bulk of the table, stay out of them.
 CREATE INDEX redemptions_failures ON redemptions(project_id, failure_code, id) WHERE result = 'FAILURE';
 CREATE INDEX redemptions_failure_list ON redemptions(project_id, id) WHERE result = 'FAILURE';
-CREATE INDEX redemptions_code ON redemptions(project_id, code, id);
-CREATE INDEX redemptions_parent ON redemptions(parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX redemptions_order ON redemptions(project_id, order_id);
--- The redemption list is ordered by row id: each of its filters alone walks
--- one of these (an index ends with the row id) and stops after a page.
-CREATE INDEX redemptions_project ON redemptions(project_id);
-CREATE INDEX redemptions_campaign_list ON redemptions(project_id, campaign_id);
-CREATE INDEX redemptions_customer_list ON redemptions(project_id, customer_id);
 
 -- A rollback's row id comes from the same sequence as the redemptions'
 -- (the next id above both tables'), so that the redemption list, which

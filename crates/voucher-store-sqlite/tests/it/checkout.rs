@@ -904,6 +904,8 @@ fn a_partial_stack_redeems_what_applies_and_records_the_rest() {
         ]
     );
     assert_eq!(parent.order.total_amount_minor, Some(9000));
+    // What was returned (built as written) is what is stored.
+    assert_eq!(f.store.redemption(p, &parent.id).unwrap(), parent);
     // Rolling the parent back returns only what succeeded.
     let back = f.store.rollback(p, &rollback(&parent.id)).unwrap();
     assert_eq!(back.children.len(), 1);
