@@ -651,6 +651,7 @@ impl Job<'_> {
             .store()?;
         let record = RedemptionRecord {
             id: ext_id,
+            kind: RedemptionKind::Redemption,
             parent_id: row.parent.map(|(_, ext_id)| ext_id.to_owned()),
             children: Vec::new(),
             result: match row.failure {
