@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 n="${1:-1000000}"
 cargo build --release --locked --bin voucher --bench store -q 2>/dev/null ||
   cargo build --release --locked --bin voucher
+bin="${CARGO_TARGET_DIR:-target}/release/voucher"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -19,13 +20,13 @@ store_line="$(cargo bench -q --bench store -- codegen "$n" | tee /dev/stderr | g
 store_s="$(printf '%s\n' "$store_line" | sed -E 's/^store.generate_codes: ([0-9.]+)s.*/\1/')"
 
 echo "## cli: voucher campaign create --count $n, progress bar on a terminal"
-cmd="target/release/voucher --db $tmp/cli.db campaign create --name Big --percent-off 10 --count $n --prefix CAT- --length 10"
+cmd="$bin --db $tmp/cli.db campaign create --name Big --percent-off 10 --count $n --prefix CAT- --length 10"
 start="$(date +%s.%N)"
 script -qec "$cmd" "$tmp/typescript" >/dev/null
 end="$(date +%s.%N)"
 cli_s="$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
 bars="$(tr '\r' '\n' <"$tmp/typescript" | grep -c 'codes' || true)"
-made="$(target/release/voucher --db "$tmp/cli.db" --json campaign stats Big |
+made="$("$bin" --db "$tmp/cli.db" --json campaign stats Big |
   grep -oE '"codes_created": *[0-9]+' | grep -oE '[0-9]+$' || true)"
 printf 'cli: %.2fs for %s codes (%s progress lines drawn)\n' "$cli_s" "${made:-?}" "$bars"
 printf 'cli / store: %.2fx (bar: <= 2x)\n' "$(awk -v c="$cli_s" -v s="$store_s" 'BEGIN { print c / s }')"
