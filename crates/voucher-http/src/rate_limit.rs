@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
@@ -32,6 +32,11 @@ const WINDOW_MIN: Duration = Duration::from_millis(1);
 /// Every this many checks, the limiter forgets the addresses whose budget
 /// is full again, so that its table stays as small as the active clients.
 const PRUNE_EVERY: u64 = 4096;
+
+/// The headers a page's script may read from a client answer (CORS hides
+/// all but a few otherwise; the JS SDK reads these to back off).
+const EXPOSED_HEADERS: &str =
+    "Retry-After, X-Rate-Limit-Limit, X-Rate-Limit-Remaining, X-Rate-Limit-Retry";
 
 /// A budget: at most `requests` in any `window` (bursts included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,12 +181,17 @@ pub(crate) async fn limit_client(
         return next.run(request).await;
     }
     let limit = limiter.limit.requests();
+    let origin = request.headers().get(header::ORIGIN).cloned();
     match limiter.check(client_ip(&request)) {
         Verdict::Allowed { remaining } => {
             let mut response = next.run(request).await;
             let headers = response.headers_mut();
             insert(headers, "x-rate-limit-limit", limit);
             insert(headers, "x-rate-limit-remaining", remaining);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
             response
         }
         Verdict::Refused { wait } => {
@@ -203,6 +213,17 @@ pub(crate) async fn limit_client(
             insert(headers, "x-rate-limit-limit", limit);
             insert(headers, "x-rate-limit-remaining", 0);
             insert(headers, "x-rate-limit-retry", retry_at);
+            // The refusal comes before the key's origin check, and a page
+            // must be able to read it to back off: it tells any origin
+            // only that this address is over its budget.
+            if let Some(origin) = origin {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.append(header::VARY, HeaderValue::from_static("Origin"));
+            }
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED_HEADERS),
+            );
             response
         }
     }

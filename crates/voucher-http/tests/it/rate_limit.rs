@@ -83,6 +83,7 @@ async fn the_51st_client_request_from_one_ip_is_429() {
             header(&response, "x-rate-limit-remaining"),
             (50 - n).to_string()
         );
+        assert!(header(&response, "access-control-expose-headers").contains("X-Rate-Limit-Limit"));
     }
     // Another port of the same address shares its budget.
     let response = validate_from(&env, Some("203.0.113.7:40001")).await;
@@ -92,6 +93,9 @@ async fn the_51st_client_request_from_one_ip_is_429() {
     let retry_at: i64 = header(&response, "x-rate-limit-retry").parse().unwrap();
     assert_eq!(retry_at, env.now().timestamp() + 2);
     assert!(response.headers().contains_key("x-request-id"));
+    // A page can read the refusal and its headers.
+    assert_eq!(header(&response, "access-control-allow-origin"), ORIGIN);
+    assert!(header(&response, "access-control-expose-headers").contains("Retry-After"));
     let answer = json(response).await;
     check_error(&answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
     assert!(answer.1["request_id"].as_str().unwrap().starts_with("v-"));
