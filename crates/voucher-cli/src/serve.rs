@@ -6,10 +6,11 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectId, ProjectStore, StoreError};
-use voucher_http::{AppState, Config};
+use voucher_http::{AppState, Config, RateLimit};
 use voucher_store_sqlite::{Options, SqliteStore, Synchronous};
 
 use crate::bootstrap::{ensure_default_project, env, open_store, random_hex};
@@ -37,6 +38,48 @@ pub struct ServeArgs {
     /// Most bytes of a CSV upload.
     #[arg(long, env = "VOUCHER_CSV_BODY_MAX", default_value_t = 10 << 20)]
     pub csv_body_max: usize,
+    /// Requests each client IP may make on /client/v1 per window (0: unlimited).
+    #[arg(long, env = "VOUCHER_CLIENT_RATE_LIMIT", default_value_t = 50)]
+    pub client_rate_limit: u32,
+    /// The window of --client-rate-limit: 10s, 500ms, 1m, 1h (a bare number is seconds).
+    #[arg(long, env = "VOUCHER_CLIENT_RATE_WINDOW", default_value = "10s", value_parser = parse_window)]
+    pub client_rate_window: Duration,
+}
+
+/// A window such as `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
+fn parse_window(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms, 1m"))?;
+    let millis_per = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("unknown unit {unit:?} (ms, s, m or h)")),
+    };
+    let millis = number
+        .checked_mul(millis_per)
+        .ok_or_else(|| format!("{text:?} is too long"))?;
+    if millis == 0 {
+        return Err("the window is at least 1ms".to_owned());
+    }
+    Ok(Duration::from_millis(millis))
+}
+
+/// The client budget the flags ask for; `None` when unlimited.
+fn client_rate_limit(args: &ServeArgs) -> Result<Option<RateLimit>, Failure> {
+    if args.client_rate_limit == 0 {
+        return Ok(None);
+    }
+    RateLimit::new(args.client_rate_limit, args.client_rate_window)
+        .map(Some)
+        .map_err(|e| Failure::usage("invalid_rate_limit", format!("--client-rate-limit: {e}")))
 }
 
 /// Makes sure the bootstrap keys exist: those of the environment
@@ -154,6 +197,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     let config = Config {
         json_body_max: args.json_body_max,
         csv_body_max: args.csv_body_max,
+        client_rate_limit: client_rate_limit(args)?,
     };
     let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -167,4 +211,32 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         voucher_http::serve(listener, state, shutdown_signal()).await
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        let check = |text: &str, expected: Result<u64, ()>| {
+            assert_eq!(
+                parse_window(text)
+                    .map(|d| u64::try_from(d.as_millis()).unwrap())
+                    .map_err(|_| ()),
+                expected,
+                "{text}"
+            );
+        };
+        check("10s", Ok(10_000));
+        check("10", Ok(10_000));
+        check("500ms", Ok(500));
+        check("2m", Ok(120_000));
+        check("1h", Ok(3_600_000));
+        check("0s", Err(()));
+        check("s", Err(()));
+        check("10d", Err(()));
+        check("-1s", Err(()));
+        check("99999999999999999h", Err(()));
+    }
 }

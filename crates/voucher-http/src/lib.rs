@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod rate_limit;
 pub mod render;
 pub mod routes;
 pub mod state;
@@ -23,6 +24,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub use crate::error::ApiError;
+pub use crate::rate_limit::RateLimit;
 pub use crate::state::{AppState, Clock, Config, Store};
 
 /// A new request id, `v-` and 18 hex digits as the wire's examples show.
@@ -80,6 +82,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_client,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }

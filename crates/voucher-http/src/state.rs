@@ -12,6 +12,7 @@ use voucher_core::port::{
 };
 
 use crate::error::ApiError;
+use crate::rate_limit::{ClientLimiter, RateLimit};
 
 /// Every store port the API needs, as one object-safe trait.
 pub trait Store:
@@ -64,6 +65,16 @@ pub struct Config {
     pub json_body_max: usize,
     /// Most bytes of a CSV upload.
     pub csv_body_max: usize,
+    /// Budget of each client IP on `/client/v1/...`; `None` = unlimited.
+    pub client_rate_limit: Option<RateLimit>,
+}
+
+impl Config {
+    /// The default budget of a client IP: 50 requests per 10 s.
+    pub fn default_client_rate_limit() -> RateLimit {
+        RateLimit::new(50, std::time::Duration::from_secs(10))
+            .expect("50 per 10 s is a valid limit")
+    }
 }
 
 impl Default for Config {
@@ -71,6 +82,7 @@ impl Default for Config {
         Config {
             json_body_max: 1 << 20,
             csv_body_max: 10 << 20,
+            client_rate_limit: Some(Config::default_client_rate_limit()),
         }
     }
 }
@@ -80,6 +92,7 @@ impl Default for Config {
 pub struct AppState {
     store: Arc<dyn Store>,
     clock: Clock,
+    client_limiter: Option<Arc<ClientLimiter>>,
     /// The server's settings.
     pub config: Arc<Config>,
 }
@@ -98,8 +111,16 @@ impl AppState {
         AppState {
             store,
             clock,
+            client_limiter: config
+                .client_rate_limit
+                .map(|limit| Arc::new(ClientLimiter::new(limit))),
             config: Arc::new(config),
         }
+    }
+
+    /// The per-client-IP limiter of `/client/v1/...`, if limited.
+    pub(crate) fn client_limiter(&self) -> Option<&ClientLimiter> {
+        self.client_limiter.as_deref()
     }
 
     /// Now, as the server's clock says.

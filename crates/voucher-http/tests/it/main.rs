@@ -11,4 +11,5 @@ mod client_side;
 mod isolation;
 mod lists;
 mod people;
+mod rate_limit;
 mod smoke;
