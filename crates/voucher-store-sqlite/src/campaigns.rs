@@ -289,8 +289,8 @@ impl CampaignStore for SqliteStore {
             .store()?;
             // Redemptions and publications keep their history; they lose the link.
             conn.execute(
-                "UPDATE redemptions SET campaign_id = NULL WHERE campaign_id = ?1",
-                [row.id],
+                "UPDATE redemptions SET campaign_id = NULL WHERE project_id = ?1 AND campaign_id = ?2",
+                [project.0, row.id],
             )
             .store()?;
             conn.execute(

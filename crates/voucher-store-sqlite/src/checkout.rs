@@ -2435,6 +2435,15 @@ mod tests {
             "SELECT b.record FROM rollbacks b WHERE b.project_id = 1 AND b.ext_id = 'rr_1'",
             "UPDATE rollbacks SET customer_id = NULL WHERE project_id = 1 AND customer_id = 2",
             "UPDATE rollbacks SET campaign_id = NULL WHERE project_id = 1 AND campaign_id = 2",
+            "UPDATE redemptions SET campaign_id = NULL WHERE project_id = 1 AND campaign_id = 2",
+            &crate::vouchers::UNLINK_VOUCHER_REDEMPTIONS
+                .replace("?1", "1")
+                .replace("?2", "'A'")
+                .replace("?3", "'v_1'")
+                .replace("?4", "2"),
+            &crate::vouchers::UNLINK_CAMPAIGN_REDEMPTIONS
+                .replace("?1", "1")
+                .replace("?2", "2"),
         ];
         for sql in fixed {
             let plan: Vec<String> = conn

@@ -19,11 +19,30 @@ use crate::SqliteStore;
 /// Attempts at a random code before giving up on a crowded pattern.
 const RANDOM_CODE_ATTEMPTS: usize = 16;
 
+/// Unlinks a voucher's redemptions. A redemption names its voucher by the
+/// code (or id) it was asked for, so the code index finds them: no index
+/// starts with `voucher_id` (one would cost every redemption a write).
+pub(crate) const UNLINK_VOUCHER_REDEMPTIONS: &str = "UPDATE redemptions SET voucher_id = NULL
+     WHERE project_id = ?1 AND code IN (?2, ?3) AND voucher_id = ?4";
+
+/// Unlinks the redemptions of every code of a campaign at once, through
+/// the campaign's index.
+pub(crate) const UNLINK_CAMPAIGN_REDEMPTIONS: &str = "UPDATE redemptions SET voucher_id = NULL
+     WHERE project_id = ?1 AND campaign_id = ?2 AND voucher_id IS NOT NULL";
+
 /// Deletes a voucher's dependent rows, then the voucher. Redemptions keep
 /// their history (and the code) but lose the link.
 fn delete_voucher_rows(conn: &Connection, voucher: i64) -> Result<(), StoreError> {
+    let (project, code, ext_id): (i64, String, String) = conn
+        .prepare_cached("SELECT project_id, code, ext_id FROM vouchers WHERE id = ?1")
+        .store()?
+        .query_row([voucher], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .store()?;
+    conn.prepare_cached(UNLINK_VOUCHER_REDEMPTIONS)
+        .store()?
+        .execute(rusqlite::params![project, code, ext_id, voucher])
+        .store()?;
     for sql in [
-        "UPDATE redemptions SET voucher_id = NULL WHERE voucher_id = ?1",
         "DELETE FROM gift_ledger WHERE voucher_id = ?1",
         "DELETE FROM publication_vouchers WHERE voucher_id = ?1",
         "DELETE FROM rule_assignments WHERE related_type = 'voucher' AND related_id = ?1",
@@ -39,6 +58,20 @@ fn delete_voucher_rows(conn: &Connection, voucher: i64) -> Result<(), StoreError
 
 /// Deletes every code of a campaign.
 pub(crate) fn delete_campaign_codes(conn: &Connection, campaign: i64) -> Result<(), StoreError> {
+    // One indexed pass over the campaign's redemptions first, so that each
+    // code's own unlinking below finds nothing left to change.
+    conn.prepare_cached(UNLINK_CAMPAIGN_REDEMPTIONS)
+        .store()?
+        .execute(rusqlite::params![
+            conn.query_row(
+                "SELECT project_id FROM campaigns WHERE id = ?1",
+                [campaign],
+                |r| { r.get::<_, i64>(0) }
+            )
+            .store()?,
+            campaign
+        ])
+        .store()?;
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM vouchers WHERE campaign_id = ?1")
         .store()?

@@ -392,3 +392,27 @@ fn another_projects_rollbacks_are_not_listed() {
         Err(StoreError::NotFound { .. })
     ));
 }
+
+/// Deleting codes unlinks their redemptions (foreign keys are on: a
+/// redemption left pointing at a deleted voucher would fail the delete)
+/// and keeps them, with the code and the voucher id they were made with.
+#[test]
+fn deleting_codes_keeps_their_redemptions() {
+    let f = fixture();
+    let h = history(&f);
+    let before = |id: &str| f.store.redemption(f.project, id).unwrap();
+    let (r1, r2, r3) = (before(&h.r1), before(&h.r2), before(&h.r3));
+    // A standalone code.
+    f.store.delete_voucher(f.project, "DOG", at(10)).unwrap();
+    assert!(f.store.voucher(f.project, "DOG").is_err());
+    let after = f.store.redemption(f.project, &h.r2).unwrap();
+    assert_eq!((after.code, after.voucher_id), (r2.code, r2.voucher_id));
+    // A campaign's codes, redeemed twice.
+    f.store.delete_campaign(f.project, "Cats", at(11)).unwrap();
+    assert!(f.store.voucher(f.project, "CAT-1").is_err());
+    for r in [r1, r3] {
+        let after = f.store.redemption(f.project, &r.id).unwrap();
+        assert_eq!(after.campaign, None, "{}", r.id);
+        assert_eq!((after.code, after.voucher_id), (r.code, r.voucher_id));
+    }
+}
