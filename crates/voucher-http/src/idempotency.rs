@@ -60,11 +60,19 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         method: request.method().as_str().to_owned(),
         path: request.uri().path().to_owned(),
     };
+    // The answers made here skip the client routes' CORS layer: they carry
+    // its header themselves (the key's origin check has passed).
+    let origin = request
+        .uri()
+        .path()
+        .starts_with("/client/")
+        .then(|| request.headers().get(header::ORIGIN).cloned())
+        .flatten();
     let (parts, body) = request.into_parts();
     let limit = state.config.json_body_max.max(state.config.csv_body_max);
     let body = match wire::read_body(Request::new(body), limit).await {
         Ok(body) => body,
-        Err(e) => return e.into_response(),
+        Err(e) => return allow_origin(e.into_response(), origin),
     };
     let hash = request_hash(parts.uri.query().unwrap_or(""), &body);
     let now = state.now();
@@ -75,8 +83,8 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
             .await
     };
     match claim {
-        Err(e) => e.into_response(),
-        Ok(Claim::Replay(stored)) => replay(stored),
+        Err(e) => allow_origin(e.into_response(), origin),
+        Ok(Claim::Replay(stored)) => allow_origin(replay(stored), origin),
         Ok(Claim::Fresh) => {
             let mut guard = Held {
                 state: state.clone(),
@@ -148,6 +156,17 @@ async fn finish(held: &mut Held, response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// `response` with `Access-Control-Allow-Origin: origin`, as the client
+/// routes answer.
+fn allow_origin(mut response: Response, origin: Option<HeaderValue>) -> Response {
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
 /// A kept answer, as first given.
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
@@ -170,6 +189,12 @@ pub fn request_hash(query: &str, body: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update((query.len() as u64).to_be_bytes());
     hasher.update(query.as_bytes());
+    // An empty body means `{}` to the handlers (`wire::parse_json`).
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => {
             hasher.update(b"j");
@@ -233,6 +258,11 @@ mod tests {
             a,
             request_hash("q=1", br#"{"a":{"x":null,"y":[1,2]},"b":1}"#)
         );
+    }
+
+    #[test]
+    fn an_empty_body_is_the_empty_object() {
+        assert_eq!(request_hash("", b""), request_hash("", b" { } "));
     }
 
     #[test]

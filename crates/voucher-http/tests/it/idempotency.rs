@@ -7,7 +7,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use voucher_core::port::{IdempotencyKey, IdempotencyStore, VoucherStore};
 
-use crate::support::{amount_off, create, spec, Env, Keys};
+use crate::support::{amount_off, create, spec, Env, Keys, ORIGIN};
 
 /// An answer as sent: status, content type, body bytes.
 type Raw = (StatusCode, Option<String>, Vec<u8>);
@@ -169,4 +169,64 @@ async fn a_retry_while_the_first_is_in_flight_is_409() {
     assert_eq!(busy.0, StatusCode::CONFLICT);
     assert_eq!(json(&busy)["key"], "idempotency_request_in_flight");
     assert_eq!(redeemed(&env, &keys, "TEN").await, 0);
+}
+
+#[tokio::test]
+async fn a_client_redemption_is_replayed_with_its_cors_header() {
+    let env = Env::new();
+    create(&env, spec("TEN", amount_off(1000), None));
+    create(&env, spec("FIVE", amount_off(500), None));
+    let send = |path: &'static str| {
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("x-client-application-id", &env.client.id)
+            .header("x-client-token", &env.client.token)
+            .header("origin", ORIGIN)
+            .header("idempotency-key", "k")
+            .body(Body::from(BODY))
+            .unwrap();
+        let app = env.app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let allowed = response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, allowed, bytes)
+        }
+    };
+    let first = send("/client/v1/redeem?code=TEN").await;
+    assert_eq!(first.0, StatusCode::OK);
+    let again = send("/client/v1/redeem?code=TEN").await;
+    assert_eq!(again, first);
+    assert_eq!(again.1.as_deref(), Some(ORIGIN));
+    // The code is in the query: another code is another request.
+    let other = send("/client/v1/redeem?code=FIVE").await;
+    assert_eq!(other.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.1.as_deref(), Some(ORIGIN));
+    let keys = env.server.clone();
+    assert_eq!(redeemed(&env, &keys, "TEN").await, 1);
+    assert_eq!(redeemed(&env, &keys, "FIVE").await, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_as_without_the_header_and_claims_nothing() {
+    let env = Env::new();
+    create(&env, spec("TEN", amount_off(1000), None));
+    let wrong = Keys {
+        id: env.server.id.clone(),
+        token: "wrong".to_owned(),
+    };
+    let path = "/v1/vouchers/TEN/redemption";
+    let refused = send(&env, &wrong, "POST", path, Some("k"), BODY).await;
+    assert_eq!(refused.0, StatusCode::UNAUTHORIZED);
+    let keys = env.server.clone();
+    let ok = send(&env, &keys, "POST", path, Some("k"), BODY).await;
+    assert_eq!(ok.0, StatusCode::OK, "{}", json(&ok));
+    assert_eq!(redeemed(&env, &keys, "TEN").await, 1);
 }
