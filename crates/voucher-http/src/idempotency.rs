@@ -121,10 +121,19 @@ impl Drop for Held {
 }
 
 /// Keeps a 2xx or 4xx answer for the retries; anything else releases the
-/// claim (by dropping `held`).
+/// claim, so that a retry runs afresh.
 async fn finish(held: &mut Held, response: Response) -> Response {
     let status = response.status();
     if !(status.is_success() || status.is_client_error()) {
+        if let Some(key) = held.key.take() {
+            let project = held.project;
+            // A failed release only delays the key until the store takes
+            // the abandoned claim over.
+            let _ = held
+                .state
+                .store(move |store| store.release(project, &key))
+                .await;
+        }
         return response;
     }
     let (parts, body) = response.into_parts();

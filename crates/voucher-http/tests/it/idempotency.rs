@@ -230,3 +230,67 @@ async fn a_wrong_key_is_refused_as_without_the_header_and_claims_nothing() {
     assert_eq!(ok.0, StatusCode::OK, "{}", json(&ok));
     assert_eq!(redeemed(&env, &keys, "TEN").await, 1);
 }
+
+#[tokio::test]
+async fn a_5xx_is_not_kept_and_the_retry_runs_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::middleware;
+    use axum::routing::post;
+    use voucher_http::{AppState, Config};
+
+    let env = Env::new();
+    let state = AppState::new(
+        Arc::new(env.store.clone()),
+        Arc::new(crate::support::start),
+        Config::default(),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let app = axum::Router::new()
+        .route(
+            "/v1/flaky",
+            post(move || {
+                let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    let status = if run == 1 {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    };
+                    (status, format!("{{\"run\":{run}}}"))
+                }
+            }),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            voucher_http::idempotency::idempotency,
+        ))
+        .with_state(state);
+    let call = || {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/v1/flaky")
+            .header("x-app-id", &env.server.id)
+            .header("x-app-token", &env.server.token)
+            .header("idempotency-key", "k")
+            .body(Body::from("{}"))
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, bytes)
+        }
+    };
+    assert_eq!(call().await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let second = call().await;
+    assert_eq!(second.0, StatusCode::OK);
+    assert_eq!(&second.1[..], br#"{"run":2}"#);
+    assert_eq!(call().await, second);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
