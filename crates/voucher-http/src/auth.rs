@@ -67,6 +67,27 @@ async fn authenticate(
     }
 }
 
+/// The project of the key a request to `path` carries, authenticated as
+/// the extractors do: a server key on `/v1`, a client key from an allowed
+/// origin on `/client/v1`. `None` for any other path or a key the
+/// extractors would refuse (the handler then answers as it always does).
+pub async fn project_of(state: &AppState, path: &str, headers: &HeaderMap) -> Option<ProjectId> {
+    let (id, secret, kind) = if path.starts_with("/v1/") {
+        ("x-app-id", "x-app-token", KeyKind::Server)
+    } else if path.starts_with("/client/v1/") {
+        ("x-client-application-id", "x-client-token", KeyKind::Client)
+    } else {
+        return None;
+    };
+    let key = authenticate(state, header(headers, id), header(headers, secret), kind)
+        .await
+        .ok()?;
+    if kind == KeyKind::Client && !origin_allowed(&key, header(headers, "origin")) {
+        return None;
+    }
+    Some(key.project)
+}
+
 impl FromRequestParts<AppState> for ServerKey {
     type Rejection = ApiError;
 

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod rate_limit;
 pub mod render;
 pub mod routes;
@@ -79,7 +80,10 @@ async fn method_not_allowed() -> Response {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .merge(routes::router())
+        .merge(routes::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        )))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
