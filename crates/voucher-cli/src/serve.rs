@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectId, ProjectStore, StoreError};
+use voucher_core::port::{
+    ClientPermission, KeyKind, KeySpec, MaintenanceStore, ProjectId, ProjectStore, Retention,
+    StoreError,
+};
 use voucher_http::{AppState, Config, RateLimit};
 use voucher_store_sqlite::{Options, SqliteStore, Synchronous};
 
@@ -179,6 +182,23 @@ async fn shutdown_signal() {
 }
 
 /// Runs the server.
+/// Purges what the retention policy allows (idempotency records after
+/// 24 h, failed attempts of unknown codes after 30 days, ...), at start and
+/// every hour, so that neither retries nor an attacker fill the disk.
+async fn purge_every_hour(store: SqliteStore) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let store = store.clone();
+        let purged =
+            tokio::task::spawn_blocking(move || store.purge(&Retention::default(), Utc::now()))
+                .await;
+        if let Ok(Err(e)) = purged {
+            eprintln!("warning: purge failed: {e}");
+        }
+    }
+}
+
 pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     let synchronous = if args.synchronous == "normal" {
         Synchronous::Normal
@@ -199,6 +219,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         csv_body_max: args.csv_body_max,
         client_rate_limit: client_rate_limit(args)?,
     };
+    let purger = store.clone();
     let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -208,6 +229,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         let address = listener.local_addr()?;
         println!("listening on http://{address}");
         std::io::stdout().flush()?;
+        tokio::spawn(purge_every_hour(purger));
         voucher_http::serve(listener, state, shutdown_signal()).await
     })?;
     Ok(())
