@@ -44,6 +44,8 @@ async fn counts_requests_and_redemptions_by_template_never_by_code() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = env.call("GET", "/v1/nowhere/SECRETQ7X2", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = env.call("BREW", "/v1/nowhere", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     let text = scrape(&env).await;
     let route = "/v1/vouchers/{code}/redemption";
@@ -52,6 +54,7 @@ async fn counts_requests_and_redemptions_by_template_never_by_code() {
         format!(r#"http_requests_total{{route="{route}",method="POST",status="400"}} 1"#),
         format!(r#"http_requests_total{{route="{route}",method="POST",status="404"}} 1"#),
         r#"http_requests_total{route="unmatched",method="GET",status="404"} 1"#.to_owned(),
+        r#"http_requests_total{route="unmatched",method="other",status="404"} 1"#.to_owned(),
         r#"redemptions_total{result="success",failure_code=""} 1"#.to_owned(),
         r#"redemptions_total{result="failure",failure_code="quantity_exceeded"} 1"#.to_owned(),
         r#"redemptions_total{result="failure",failure_code="resource_not_found"} 1"#.to_owned(),
@@ -63,7 +66,7 @@ async fn counts_requests_and_redemptions_by_template_never_by_code() {
         check_sample(&text, &line);
     }
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
-    for code in ["SECRETQ7X2", "UNKNOWNZ9K", "nowhere"] {
+    for code in ["SECRETQ7X2", "UNKNOWNZ9K", "nowhere", "BREW"] {
         assert!(!text.contains(code), "{code} in:\n{text}");
     }
 }
