@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod rate_limit;
 pub mod render;
 pub mod routes;
@@ -25,6 +26,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub use crate::error::ApiError;
+pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimit;
 pub use crate::state::{AppState, Clock, Config, Store};
 
@@ -80,6 +82,7 @@ async fn method_not_allowed() -> Response {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::scrape))
         .merge(routes::router().layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
@@ -89,6 +92,12 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit_client,
+        ))
+        // Outside the rate limit (429s count), inside the routing (the
+        // route template is known; `Router::layer` wraps the fallback too).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .layer(middleware::from_fn(request_id))
         .with_state(state)

@@ -12,6 +12,7 @@ use voucher_core::port::{
 };
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::rate_limit::{ClientLimiter, RateLimit};
 
 /// Every store port the API needs, as one object-safe trait.
@@ -93,6 +94,7 @@ pub struct AppState {
     store: Arc<dyn Store>,
     clock: Clock,
     client_limiter: Option<Arc<ClientLimiter>>,
+    metrics: Arc<Metrics>,
     /// The server's settings.
     pub config: Arc<Config>,
 }
@@ -114,6 +116,7 @@ impl AppState {
             client_limiter: config
                 .client_rate_limit
                 .map(|limit| Arc::new(ClientLimiter::new(limit))),
+            metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
         }
     }
@@ -121,6 +124,11 @@ impl AppState {
     /// The per-client-IP limiter of `/client/v1/...`, if limited.
     pub(crate) fn client_limiter(&self) -> Option<&ClientLimiter> {
         self.client_limiter.as_deref()
+    }
+
+    /// The server's metrics, served at `GET /metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Now, as the server's clock says.

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    ChannelType, ListQuery, ProjectId, RedemptionKind, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
+    ChannelType, CheckoutRequest, ListQuery, ProjectId, RedemptionKind, RedemptionQuery,
+    RedemptionRecord, RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
 };
 
 use crate::auth::ServerKey;
@@ -83,18 +83,15 @@ pub(crate) async fn legacy(
 ) -> Result<Json_, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
     let currency = record.spec.currency;
-    let record = state
-        .store(move |store| store.redeem(project, &request))
-        .await
-        .map_err(|e| {
-            // An unknown code is recorded (`resource_not_found`) and
-            // answered as the reference's 404.
-            if e.key == "resource_not_found" {
-                code_not_found(&code)
-            } else {
-                e
-            }
-        })?;
+    let record = redeem(state, project, request).await.map_err(|e| {
+        // An unknown code is recorded (`resource_not_found`) and
+        // answered as the reference's 404.
+        if e.key == "resource_not_found" {
+            code_not_found(&code)
+        } else {
+            e
+        }
+    })?;
     Ok(redemption_json(&record, currency))
 }
 
@@ -107,10 +104,26 @@ pub(crate) async fn stacked(
 ) -> Result<Json_, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
-    let parent = state
-        .store(move |store| store.redeem(project, &request))
-        .await?;
+    let parent = redeem(state, project, request).await?;
     Ok(stacked_json(&parent, currency))
+}
+
+/// The store's redemption, counted in `redemptions_total` from the store's
+/// own answer: every redemption (legacy and stacked, server and client
+/// keys) goes through here.
+async fn redeem(
+    state: &AppState,
+    project: ProjectId,
+    request: CheckoutRequest,
+) -> Result<RedemptionRecord, ApiError> {
+    let metrics = std::sync::Arc::clone(state.metrics());
+    state
+        .store(move |store| {
+            let answer = store.redeem(project, &request);
+            metrics.count_redemption(&answer);
+            answer
+        })
+        .await
 }
 
 fn stacked_json(parent: &RedemptionRecord, currency: Currency) -> Json_ {

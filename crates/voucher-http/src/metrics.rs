@@ -1,0 +1,201 @@
+//! `GET /metrics`: what the server is doing, in the Prometheus text format
+//! (OpenMetrics), for an operator's scraper. Like `/health`, it takes no key:
+//! it is served to the operator's network, and carries no project's data.
+//!
+//! Codes are bearer secrets, so no label ever carries one: requests are
+//! labelled by axum's route template (`/v1/vouchers/{code}`), never by the
+//! raw path, and requests no route matched share the route `unmatched`.
+//! Redemptions are labelled by result and the refusal's stable reason key.
+//!
+//! Not here yet: the SQLite writer's batch sizes (its `WriterStats` are
+//! private to the store and would need a new port method) and the webhook
+//! backlog.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use voucher_core::port::{RedemptionRecord, RedemptionResult, StoreError};
+
+use crate::state::AppState;
+
+/// The content type of the OpenMetrics text that `prometheus-client` writes.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The route label of a request no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// Labels of `http_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+/// Labels of `http_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+/// Labels of `redemptions_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RedemptionLabels {
+    /// `success`, `failure` (the engine refused), or `error` (the store
+    /// failed).
+    result: &'static str,
+    /// The refusal's reason key; empty unless `failure`.
+    failure_code: &'static str,
+}
+
+fn duration_histogram() -> Histogram {
+    // 0.5 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+/// The server's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    redemptions: Family<RedemptionLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: Family<RouteLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(duration_histogram);
+        let redemptions = Family::<RedemptionLabels, Counter>::default();
+        // Counters get their `_total` suffix from the encoder.
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            durations.clone(),
+        );
+        registry.register(
+            "redemptions",
+            "Redemption attempts (legacy and stacked), by the store's answer",
+            redemptions.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            redemptions,
+        }
+    }
+
+    /// Counts one answer of `RedemptionStore::redeem`.
+    pub fn count_redemption(&self, answer: &Result<RedemptionRecord, StoreError>) {
+        let labels = match answer {
+            Ok(record) => match record.result {
+                RedemptionResult::Success => RedemptionLabels {
+                    result: "success",
+                    failure_code: "",
+                },
+                RedemptionResult::Failure => RedemptionLabels {
+                    result: "failure",
+                    failure_code: record.failure.as_ref().map_or("", |f| f.reason.key()),
+                },
+            },
+            Err(StoreError::Refused { refusal, .. }) => RedemptionLabels {
+                result: "failure",
+                failure_code: refusal.reason.key(),
+            },
+            Err(_) => RedemptionLabels {
+                result: "error",
+                failure_code: "",
+            },
+        };
+        self.redemptions.get_or_create(&labels).inc();
+    }
+
+    /// The metrics as OpenMetrics text.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// The method's label: extension methods (any token a client sends) share
+/// `other`, so that a label's values stay few.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts every request and times it, labelled by its route template.
+/// Layered outside the routes, so that unmatched requests count too.
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method()).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let metrics: &Arc<Metrics> = state.metrics();
+    metrics
+        .durations
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// `GET /metrics`.
+pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
+    match state.metrics().encode() {
+        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
