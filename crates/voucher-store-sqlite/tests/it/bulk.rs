@@ -5,17 +5,16 @@ use voucher_core::discount::{Discount, DiscountValue, Effect};
 use voucher_core::money::{Currency, Money};
 use voucher_core::port::{
     BenefitSpec, BulkStore, CampaignStore, ChannelType, CheckoutMode, CheckoutStore, ImportReport,
-    ProjectId, ProjectSpec, ProjectStore, RedemptionQuery, RedemptionResult, RollbackRequest,
-    StoreError, VoucherQuery, VoucherRecord, VoucherStore,
+    ProjectId, RedemptionQuery, RedemptionResult, RollbackRequest, StoreError, VoucherQuery,
+    VoucherRecord, VoucherStore,
 };
-use voucher_core::stacking::StackingRules;
 use voucher_core::validity::Moment;
 use voucher_core::value::Value;
 use voucher_core::voucher::{Activity, RedemptionQuantity};
 
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
 use crate::checkout::{gift_card, legacy, order, request, voucher};
-use crate::support::{fixture, t0, Fixture};
+use crate::support::{fixture, other_project, t0, Fixture};
 
 fn eur(text: &str) -> Money {
     Money::parse(text, Currency::EUR).unwrap()
@@ -56,21 +55,6 @@ fn check_failures(report: &ImportReport, expected: &[(u64, Option<&str>, &str)])
         );
     }
     assert_eq!(report.failed_count, expected.len() as u64);
-}
-
-fn other_project(f: &Fixture) -> ProjectId {
-    f.store
-        .create_project(
-            &ProjectSpec {
-                name: "other".to_owned(),
-                currency: Currency::EUR,
-                time_zone: chrono_tz::Tz::UTC,
-                stacking: StackingRules::default(),
-            },
-            t0(),
-        )
-        .unwrap()
-        .id
 }
 
 #[test]

@@ -4,32 +4,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use voucher_core::money::Currency;
 use voucher_core::port::{
     ActionStatus, BenefitSpec, CampaignStore, ImportFailure, ListQuery, MaintenanceStore,
-    ProjectSpec, ProjectStore, Retention, SortOrder, StoreError, VoucherStore,
+    ProjectStore, Retention, SortOrder, StoreError, VoucherStore,
 };
-use voucher_core::stacking::StackingRules;
 use voucher_core::voucher::RedemptionQuantity;
 use voucher_store_sqlite::{Options, SqliteStore};
 
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
-use crate::support::{fixture, t0, Fixture};
-
-fn other_project(f: &Fixture) -> voucher_core::port::ProjectId {
-    f.store
-        .create_project(
-            &ProjectSpec {
-                name: "other".to_owned(),
-                currency: Currency::EUR,
-                time_zone: chrono_tz::Tz::UTC,
-                stacking: StackingRules::default(),
-            },
-            t0(),
-        )
-        .unwrap()
-        .id
-}
+use crate::support::{fixture, other_project, t0, Fixture};
 
 #[test]
 fn async_actions_are_created_updated_and_read_per_project() {

@@ -3,18 +3,16 @@
 
 use chrono::Duration;
 use voucher_core::limits::RULE_SETS_PER_OBJECT_MAX;
-use voucher_core::money::Currency;
 use voucher_core::port::{
-    AssignmentTarget, BenefitSpec, CampaignQueries, CampaignStore, ListQuery, ProjectId,
-    ProjectSpec, ProjectStore, RuleSpec, RuleStore, StoreError, VoucherStore,
+    AssignmentTarget, BenefitSpec, CampaignQueries, CampaignStore, ListQuery, RuleSpec, RuleStore,
+    StoreError, VoucherStore,
 };
 use voucher_core::rules::{RawRuleSet, RuleSet};
-use voucher_core::stacking::StackingRules;
 use voucher_core::voucher::RedemptionQuantity;
 use voucher_store_sqlite::{Options, Synchronous};
 
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
-use crate::support::{fixture_with, t0, Fixture};
+use crate::support::{fixture_with, other_project, t0, Fixture};
 
 fn fast_fixture() -> Fixture {
     fixture_with(Options {
@@ -36,21 +34,6 @@ fn order_over(name: &str, amount: u32) -> RuleSpec {
                 "error": {{"message": "spend more"}}}}, "logic": "1"}}}}"#
         )),
     }
-}
-
-fn other_project(f: &Fixture) -> ProjectId {
-    f.store
-        .create_project(
-            &ProjectSpec {
-                name: "other".to_owned(),
-                currency: Currency::EUR,
-                time_zone: chrono_tz::Tz::UTC,
-                stacking: StackingRules::default(),
-            },
-            t0(),
-        )
-        .unwrap()
-        .id
 }
 
 fn key_of<T: std::fmt::Debug>(result: Result<T, StoreError>) -> &'static str {

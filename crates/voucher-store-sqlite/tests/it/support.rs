@@ -45,3 +45,19 @@ pub fn fixture_with(options: Options) -> Fixture {
         dir,
     }
 }
+
+/// A second EUR project, `other`, in the fixture's store.
+pub fn other_project(f: &Fixture) -> ProjectId {
+    f.store
+        .create_project(
+            &ProjectSpec {
+                name: "other".to_owned(),
+                currency: Currency::EUR,
+                time_zone: chrono_tz::Tz::UTC,
+                stacking: StackingRules::default(),
+            },
+            t0(),
+        )
+        .unwrap()
+        .id
+}
