@@ -15,10 +15,12 @@ use voucher_http::{Config, RateLimit};
 use crate::support::{check_error, Env, ORIGIN};
 
 /// 50 per 100 s: the default burst, with a refill slow enough (one per
-/// 2 s) that a loaded test machine cannot refill it between calls.
+/// 2 s) that a loaded test machine cannot refill it between calls. No
+/// lockout: these tests guess unknown codes to spend the budget.
 fn env() -> Env {
     Env::with_config(Config {
         client_rate_limit: Some(RateLimit::new(50, Duration::from_secs(100)).unwrap()),
+        lockout: None,
         ..Config::default()
     })
 }
@@ -168,6 +170,7 @@ async fn refused_requests_and_bad_keys_count_too() {
 async fn no_limit_when_unset() {
     let env = Env::with_config(Config {
         client_rate_limit: None,
+        lockout: None,
         ..Config::default()
     });
     for _ in 0..80 {
