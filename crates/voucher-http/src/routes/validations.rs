@@ -268,10 +268,12 @@ pub(crate) async fn stacked(
         .await?;
     let echo = OrderEcho::of(&body);
     let (redeemables, skipped, inapplicable) = entry_lists(&result.entries, currency);
+    // Every code that does not exist counts for the lockout: the first is
+    // INAPPLICABLE, those after it may be SKIPPED, guesses all the same.
     let unknown = result
         .entries
         .iter()
-        .filter(|e| matches!(&e.status, EntryStatus::Inapplicable(r) if r.reason == Reason::ResourceNotFound))
+        .filter(|e| e.voucher.is_none())
         .count();
     let outcome = match u32::try_from(unknown).unwrap_or(u32::MAX) {
         0 if result.valid => CodeOutcome::Succeeded,
