@@ -193,6 +193,8 @@ impl std::ops::DerefMut for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(mut self) -> Response {
+        // The key only: details may name a code.
+        tracing::debug!(status = self.status.as_u16(), key = %self.key, "error answer");
         let headers = std::mem::take(&mut self.headers);
         let mut response = (self.status, axum::Json(self.body())).into_response();
         response.headers_mut().extend(headers);

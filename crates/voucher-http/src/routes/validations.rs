@@ -19,6 +19,7 @@ use voucher_core::stacking::{EntryStatus, SkipReason};
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::lockout::{Checked, CodeOutcome};
+use crate::logging::mask_code;
 use crate::routes::checkout::{
     self, discount_json, empty_targets, order_state_json, CheckoutBody, OrderEcho,
 };
@@ -53,6 +54,7 @@ async fn validate_stack(
 /// 404 for a code that does not exist, in the reference's shape; the
 /// lockout counts it.
 pub(crate) fn code_not_found(code: &str) -> ApiError {
+    tracing::debug!(code = %mask_code(code), "unknown code");
     ApiError::not_found("voucher", code).with_code_outcome(CodeOutcome::Unknown(1))
 }
 
