@@ -293,6 +293,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let address = listener.local_addr()?;
         println!("listening on http://{address}");
+        tracing::info!(%address, "listening");
         std::io::stdout().flush()?;
         tokio::spawn(purge_every_hour(purger));
         voucher_http::serve(listener, state, shutdown_signal()).await

@@ -219,6 +219,9 @@ pub(crate) async fn limit(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     }
     if !is_client_path(request.uri().path()) {
+        if state.key_limiter().is_none() {
+            return next.run(request).await;
+        }
         return limit_server(request, next).await;
     }
     let ip = budget_key(client_ip(&request));

@@ -28,7 +28,7 @@ use voucher_core::port::{
 
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
-use crate::lockout::Checked;
+use crate::lockout::{Checked, CodeOutcome};
 use crate::render::{project_currency, voucher_json};
 use crate::routes::checkout::CheckoutBody;
 use crate::routes::customers::CustomerBody;
@@ -323,9 +323,18 @@ async fn publish(
     let project = key.project;
     let currency = project_currency(&state, project).await?;
     let now = state.now();
+    let by_code = matches!(spec.target, PublicationTarget::Voucher(_));
     let record = state
         .store(move |store| store.publish(project, &spec, now))
-        .await?;
+        .await
+        .map_err(|e| {
+            // A code to publish that does not exist is a guess too.
+            if by_code && e.resource_type.as_deref() == Some("voucher") {
+                e.with_code_outcome(CodeOutcome::Unknown(1))
+            } else {
+                e
+            }
+        })?;
     Ok(Json(publication_json(&record, currency)))
 }
 

@@ -379,6 +379,19 @@ async fn a_stacked_request_counts_each_unknown_code_and_hides_none_behind_a_good
 }
 
 #[tokio::test]
+async fn unknown_codes_to_publish_count_too() {
+    let env = lockout_env();
+    for n in 0..20 {
+        let body = json!({"voucher": format!("NOPE{n}"), "customer": {"source_id": "alice"}});
+        let path = "/client/v1/publish";
+        let (status, body) = json(client_from(&env, A, None, "POST", path, Some(body)).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    let answer = validate_code(&env, A, "KNOWN").await;
+    check_error(&answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
+#[tokio::test]
 async fn unknown_codes_on_server_endpoints_and_with_the_lockout_off_do_not_lock() {
     let env = lockout_env();
     for n in 0..25 {
