@@ -4,7 +4,7 @@
 //! forwarded one); a client address locked out for guessing codes
 //! ([`crate::lockout`]) is refused before its budget is looked at. Server
 //! keys are unlimited unless a per-key budget is configured: it is charged
-//! once the key is authenticated ([`charge_server_key`], called by the
+//! once the key is authenticated (`charge_server_key`, called by the
 //! `ServerKey` extractor), so a wrong secret cannot spend a key's budget.
 //! Over a budget: 429 with the wire's error body (key `too_many_requests`),
 //! `Retry-After` in seconds and the reference's `X-Rate-Limit-*` headers.
