@@ -1,5 +1,5 @@
 //! What every handler shares: the store (behind the port traits), the clock,
-//! and the server's settings. Store calls block (SQLite), so handlers run
+//! the server's settings, and the limiters they configure. Store calls block (SQLite), so handlers run
 //! them on tokio's blocking pool through [`AppState::store`].
 
 use std::sync::Arc;
@@ -11,9 +11,11 @@ use voucher_core::port::{
     VoucherStore,
 };
 
+use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
+use crate::lockout::{Lockout, LockoutPolicy};
 use crate::metrics::Metrics;
-use crate::rate_limit::{ClientLimiter, RateLimit};
+use crate::rate_limit::{ClientLimiter, KeyLimiter, RateLimit};
 
 /// Every store port the API needs, as one object-safe trait.
 pub trait Store:
@@ -68,6 +70,13 @@ pub struct Config {
     pub csv_body_max: usize,
     /// Budget of each client IP on `/client/v1/...`; `None` = unlimited.
     pub client_rate_limit: Option<RateLimit>,
+    /// When a client IP guessing codes on `/client/v1/...` is locked out;
+    /// `None` = never.
+    pub lockout: Option<LockoutPolicy>,
+    /// Budget of each server key (by application id); `None` = unlimited.
+    pub key_rate_limit: Option<RateLimit>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -84,6 +93,9 @@ impl Default for Config {
             json_body_max: 1 << 20,
             csv_body_max: 10 << 20,
             client_rate_limit: Some(Config::default_client_rate_limit()),
+            lockout: Some(LockoutPolicy::default_policy()),
+            key_rate_limit: None,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -94,6 +106,8 @@ pub struct AppState {
     store: Arc<dyn Store>,
     clock: Clock,
     client_limiter: Option<Arc<ClientLimiter>>,
+    key_limiter: Option<Arc<KeyLimiter>>,
+    lockout: Option<Arc<Lockout>>,
     metrics: Arc<Metrics>,
     /// The server's settings.
     pub config: Arc<Config>,
@@ -116,6 +130,10 @@ impl AppState {
             client_limiter: config
                 .client_rate_limit
                 .map(|limit| Arc::new(ClientLimiter::new(limit))),
+            key_limiter: config
+                .key_rate_limit
+                .map(|limit| Arc::new(KeyLimiter::new(limit))),
+            lockout: config.lockout.map(|policy| Arc::new(Lockout::new(policy))),
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
         }
@@ -124,6 +142,16 @@ impl AppState {
     /// The per-client-IP limiter of `/client/v1/...`, if limited.
     pub(crate) fn client_limiter(&self) -> Option<&ClientLimiter> {
         self.client_limiter.as_deref()
+    }
+
+    /// The per-server-key limiter, if server keys are limited.
+    pub(crate) fn key_limiter(&self) -> Option<&KeyLimiter> {
+        self.key_limiter.as_deref()
+    }
+
+    /// The lockout of code guessers, if enabled.
+    pub fn lockout(&self) -> Option<&Lockout> {
+        self.lockout.as_deref()
     }
 
     /// The server's metrics, served at `GET /metrics`.
