@@ -12,6 +12,7 @@ mod idempotency;
 mod isolation;
 mod lists;
 mod metrics;
+mod openapi;
 mod people;
 mod rate_limit;
 mod smoke;
