@@ -246,7 +246,7 @@ fn responses() -> Value {
         "NotFound": error_response("No such object in the key's project.", &["not_found"]),
         "Conflict": error_response(
             "The object exists already, or a request with this `Idempotency-Key` is still running.",
-            &["duplicate_found", "idempotency_request_in_flight"]),
+            &["duplicate_found", "duplicate_source_id", "idempotency_request_in_flight"]),
         "PayloadTooLarge": error_response("The body is over the server's limit.", &["payload_too_large"]),
         "IdempotencyKeyReused": error_response(
             "This `Idempotency-Key` was used with another request.", &["idempotency_key_reused"]),
@@ -285,6 +285,7 @@ pub(crate) struct Op {
     /// The path template, without a trailing slash.
     pub path: &'static str,
     trailing_slash: bool,
+    rate_limited: bool,
     op: Map<String, Value>,
     parameters: Vec<Value>,
     responses: Map<String, Value>,
@@ -306,6 +307,7 @@ pub(crate) fn op(
         method,
         path,
         trailing_slash: false,
+        rate_limited: false,
         op,
         parameters: Vec::new(),
         responses: Map::new(),
@@ -342,6 +344,7 @@ impl Op {
             "name": "Origin", "in": "header", "required": false, "schema": {"type": "string"},
             "description": "The page's origin; it must be one the client key allows. Answers to an allowed origin carry `Access-Control-Allow-Origin`.",
         }));
+        self.rate_limited = true;
         self.error(401, "Unauthorized")
             .error(429, "TooManyRequests")
             .store_errors()
@@ -484,6 +487,7 @@ impl Op {
             method,
             path,
             trailing_slash,
+            rate_limited,
             mut op,
             mut parameters,
             mut responses,
@@ -502,18 +506,30 @@ impl Op {
         if !path_params.is_empty() {
             op.insert("parameters".into(), Value::Array(path_params));
         }
-        // Every answer carries its request id.
-        for answer in responses.values_mut() {
+        // Every answer carries its request id; a rate-limited one its
+        // budget.
+        for (status, answer) in responses.iter_mut() {
             if let Value::Object(answer) = answer {
                 if !answer.contains_key("$ref") {
                     let headers = answer
                         .entry("headers")
                         .or_insert_with(|| Value::Object(Map::new()));
                     headers["X-Request-Id"] = json!({"$ref": "#/components/headers/X-Request-Id"});
+                    if rate_limited && status.starts_with('2') {
+                        for name in ["X-Rate-Limit-Limit", "X-Rate-Limit-Remaining"] {
+                            headers[name] = json!({"$ref": format!("#/components/headers/{name}")});
+                        }
+                    }
                 }
             }
         }
-        op.insert("responses".into(), Value::Object(responses));
+        // By status, whatever the order they were given in.
+        let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        op.insert(
+            "responses".into(),
+            Value::Object(sorted.into_iter().collect()),
+        );
         let item = paths
             .entry(path)
             .or_insert_with(|| Value::Object(Map::new()));

@@ -682,6 +682,72 @@ async fn answers_match_their_schemas() {
         None
     );
 
+    let rule_path = format!("/v1/validation-rules/{rule_id}");
+    ok!(s, "GET", "/v1/validation-rules/{id}", &rule_path, None);
+    ok!(
+        s,
+        "PUT",
+        "/v1/validation-rules/{id}",
+        &rule_path,
+        Some(json!({"name": "Bigger orders"}))
+    );
+    let assignments = ok!(
+        s,
+        "GET",
+        "/v1/validation-rules/{id}/assignments",
+        &format!("{rule_path}/assignments"),
+        None
+    );
+    let assignment = assignments["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = env
+        .call(
+            "DELETE",
+            &format!("{rule_path}/assignments/{assignment}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = env.call("DELETE", &rule_path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // More of customers and campaigns.
+    ok!(
+        s,
+        "PUT",
+        "/v1/customers/{id}",
+        "/v1/customers/bob",
+        Some(json!({"phone": "+33 1 23 45 67 89"}))
+    );
+    ok!(
+        s,
+        "PUT",
+        "/v1/campaigns/{id}",
+        &format!("/v1/campaigns/{campaign_id}"),
+        Some(json!({"description": "Leaves"}))
+    );
+    // The trailing-slash twin answers the same.
+    ok!(s, "GET", "/v1/campaigns", "/v1/campaigns/", None);
+
+    // The export's file.
+    let download = format!("/v1/exports/{export_id}/download");
+    let request = Request::builder()
+        .uri(download.as_str())
+        .header("x-app-id", &server.id)
+        .header("x-app-token", &server.token)
+        .body(Body::empty())
+        .unwrap();
+    let response = env.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let documented =
+        &doc["paths"]["/v1/exports/{id}/download"]["get"]["responses"]["200"]["content"];
+    let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+    assert!(
+        documented
+            .get(content_type.split(';').next().unwrap())
+            .is_some(),
+        "{content_type}"
+    );
+
     // The client side.
     let c = Caller::Client;
     ok!(
@@ -773,6 +839,22 @@ async fn answers_match_their_schemas() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    let (status, _) = env
+        .call("DELETE", &format!("/v1/campaigns/{campaign_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(doc["paths"]["/v1/campaigns/{id}"]["delete"]["responses"]["202"].is_object());
+    let metrics = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = env.app.clone().oneshot(metrics).await.unwrap();
+    let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+    assert!(
+        doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"][content_type].is_object(),
+        "{content_type}"
+    );
+
     // Deletions answer 204 with no body, as documented.
     for (template, path) in [
         (code, "/v1/vouchers/TIMED-10"),
@@ -826,4 +908,40 @@ async fn the_docs_page_lists_every_operation_and_needs_nothing_from_outside() {
         .client_as(&env.client.clone(), ORIGIN, "GET", "/docs", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_rate_limit_answer_is_as_documented() {
+    let env = Env::with_config(voucher_http::Config {
+        client_rate_limit: Some(
+            voucher_http::RateLimit::new(1, std::time::Duration::from_secs(60)).unwrap(),
+        ),
+        ..voucher_http::Config::default()
+    });
+    let doc = document(&env).await;
+    let path = "/client/v1/validate?code=NOPE&amount=100";
+    let (status, _) = env.client("GET", path, None).await;
+    assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
+    let request = Request::builder()
+        .uri(path)
+        .header("x-client-application-id", &env.client.id)
+        .header("x-client-token", &env.client.token)
+        .header("origin", ORIGIN)
+        .body(Body::empty())
+        .unwrap();
+    let response = env.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let answer = &doc["paths"]["/client/v1/validate"]["get"]["responses"]["429"];
+    let target = answer["$ref"].as_str().unwrap().trim_start_matches('#');
+    let documented = doc.pointer(target).unwrap();
+    for name in documented["headers"].as_object().unwrap().keys() {
+        assert!(response.headers().contains_key(name.as_str()), "no {name}");
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let validator = validator_at(&doc, &format!("{target}/content/application~1json/schema"));
+    assert!(validator.is_valid(&body), "{body}");
+    assert_eq!(body["key"], "too_many_requests");
 }

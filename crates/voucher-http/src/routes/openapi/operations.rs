@@ -232,7 +232,7 @@ pub(super) fn operations() -> Vec<Op> {
             .ok(200, "Its redemptions and rollbacks.", "VoucherRedemptionList"),
         v1("post", "/v1/redemptions", "redeemStack", "redemptions", "Redeem several codes together")
             .trailing_slash()
-            .describe("All or nothing: if one code is refused, none is redeemed (400 with the first refusal's key).")
+            .describe("Exactly once: the decision and its uses in one transaction. A refusal is 400 with the refusal's key, recorded as a failed redemption.")
             .body("CheckoutRequest")
             .ok(200, "The redemptions under their parent.", "StackedRedemption"),
         op("get", "/v1/redemptions", "listRedemptions", "redemptions", "List redemptions")
@@ -302,7 +302,7 @@ pub(super) fn operations() -> Vec<Op> {
             .ok(200, "A page of publications.", "PublicationList"),
         v1("post", "/v1/publications", "createPublication", "publications", "Give a code to a customer")
             .trailing_slash()
-            .describe("With `source_id`, a second request with the same one gets the same publication.")
+            .describe("With `source_id`, the same request again answers the first publication; another request with that `source_id` is 409 `duplicate_source_id`.")
             .query("join_once", json!({"type": "boolean"}), "Give this customer at most one code of the campaign.")
             .body("PublicationInput")
             .ok(200, "The publication.", "Publication"),
