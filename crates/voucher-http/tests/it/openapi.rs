@@ -460,6 +460,31 @@ async fn answers_match_their_schemas() {
         }))
     );
 
+    // A gift card's validation, an unknown code among others.
+    let gift_validation = ok!(
+        s,
+        "POST",
+        "/v1/vouchers/{code}/validate",
+        &format!("/v1/vouchers/{gift_code}/validate"),
+        Some(json!({"order": {"amount": 2000}}))
+    );
+    assert_eq!(gift_validation["gift"]["credits"], 2000);
+    let stack = ok!(
+        s,
+        "POST",
+        "/v1/validations",
+        "/v1/validations",
+        Some(json!({
+            "redeemables": [{"object": "voucher", "id": "GHOST"},
+                            {"object": "voucher", "id": gift_code, "gift": {"credits": 500}}],
+            "order": {"amount": 2000},
+        }))
+    );
+    assert_eq!(
+        stack["inapplicable_redeemables"][0]["result"]["error"]["key"],
+        "resource_not_found"
+    );
+
     // Redemptions: legacy, stacked with gift credits, rollbacks, lists.
     let redemption = ok!(
         s,
@@ -623,12 +648,17 @@ async fn answers_match_their_schemas() {
         None
     );
     ok!(s, "GET", "/v1/publications", "/v1/publications", None);
-    ok!(
+    // Bob holds a code of the campaign now.
+    let qualified = ok!(
         s,
         "POST",
         "/v1/qualifications",
         "/v1/qualifications",
         Some(json!({"order": {"amount": 5000}, "customer": {"source_id": "bob"}}))
+    );
+    assert!(
+        qualified["redeemables"]["total"].as_u64().unwrap() > 0,
+        "{qualified}"
     );
 
     // Validation rules.

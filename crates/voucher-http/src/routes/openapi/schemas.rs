@@ -829,21 +829,37 @@ pub(super) fn schemas() -> Map<String, Value> {
     add(
         "ValidationError",
         closed(
-            "Why a code does not apply (the error body without `details`).",
-            &[
-                ("code", integer()),
-                ("key", string()),
-                ("message", string()),
-            ],
+            "Why a code does not apply: the error body, as a 400 would carry it (404 `resource_not_found` for an unknown code).",
+            &[("code", integer()), ("key", string()), ("message", string())],
             &[
                 ("details", string()),
                 ("request_id", string()),
+                ("resource_id", string()),
+                ("resource_type", string()),
                 (
                     "error",
                     closed("A rule's own message.", &[("message", string())], &[]),
                 ),
             ],
         ),
+    );
+    add(
+        "GiftResult",
+        closed(
+            "A gift card's part in a validation: its credits and what the order spends.",
+            &[
+                ("amount", amount()),
+                ("balance", amount()),
+                ("effect", constant("APPLY_TO_ORDER")),
+                ("credits", amount()),
+            ],
+            &[],
+        ),
+    );
+    let benefit_result = closed(
+        "What the code does: its discount, or the gift credits it spends.",
+        &[],
+        &[("discount", r("Discount")), ("gift", r("GiftResult"))],
     );
     add(
         "LegacyValidation",
@@ -853,7 +869,7 @@ pub(super) fn schemas() -> Map<String, Value> {
             "required": ["valid", "code", "tracking_id", "metadata"],
             "properties": {
                 "valid": boolean(), "code": string(), "tracking_id": string_or_null(),
-                "metadata": metadata(), "discount": r("Discount"), "gift": r("Gift"),
+                "metadata": metadata(), "discount": r("Discount"), "gift": r("GiftResult"),
                 "order": r("Order"), "campaign": string_or_null(), "campaign_id": string_or_null(),
                 "applicable_to": empty_targets(), "inapplicable_to": empty_targets(),
                 "reason": string(), "error": r("ValidationError"),
@@ -863,22 +879,60 @@ pub(super) fn schemas() -> Map<String, Value> {
     );
     add(
         "ValidatedRedeemable",
-        json!({
-            "type": "object",
-            "description": "One code of a stacked validation: APPLICABLE with its `result.discount` or `result.gift`, or INAPPLICABLE / SKIPPED with `result.error`.",
-            "required": ["status", "id", "object", "result"],
-            "properties": {
-                "status": one_of(&["APPLICABLE", "INAPPLICABLE", "SKIPPED"]),
-                "id": string(), "object": constant("voucher"),
-                "result": {"type": "object", "properties": {
-                    "discount": r("Discount"), "gift": {"type": "object"},
-                    "error": r("ValidationError"),
-                }},
-                "order": r("Order"), "applicable_to": empty_targets(),
-                "inapplicable_to": empty_targets(), "metadata": metadata(),
-                "categories": {"type": "array"},
-            },
-        }),
+        closed(
+            "One code of a stacked validation or redemption: APPLICABLE with its `result.discount` or `result.gift`, INAPPLICABLE with `result.error`, or SKIPPED with `result.details`.",
+            &[
+                ("status", one_of(&["APPLICABLE", "INAPPLICABLE", "SKIPPED"])),
+                ("id", string()),
+                ("object", constant("voucher")),
+                (
+                    "result",
+                    closed(
+                        "The code's result.",
+                        &[],
+                        &[
+                            ("discount", r("Discount")),
+                            ("gift", r("GiftResult")),
+                            ("error", r("ValidationError")),
+                            (
+                                "details",
+                                closed(
+                                    "Why the code was skipped.",
+                                    &[("key", string()), ("message", string())],
+                                    &[],
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+                ("metadata", metadata()),
+                ("categories", json!({"type": "array", "maxItems": 0})),
+            ],
+            &[
+                ("applicable_to", empty_targets()),
+                ("inapplicable_to", empty_targets()),
+                ("campaign_id", string()),
+                ("campaign_name", string()),
+            ],
+        ),
+    );
+    add(
+        "QualifiedRedeemable",
+        closed(
+            "A code that applies to the cart, with the order as it would make it.",
+            &[
+                ("id", string()),
+                ("object", constant("voucher")),
+                ("created_at", timestamp()),
+                ("result", benefit_result),
+                ("order", r("Order")),
+                ("applicable_to", empty_targets()),
+                ("inapplicable_to", empty_targets()),
+                ("metadata", metadata()),
+                ("categories", json!({"type": "array", "maxItems": 0})),
+            ],
+            &[("campaign_id", string()), ("campaign_name", string())],
+        ),
     );
     add(
         "StackedValidation",
@@ -909,7 +963,7 @@ pub(super) fn schemas() -> Map<String, Value> {
                         &[
                             ("object", constant("list")),
                             ("data_ref", constant("data")),
-                            ("data", array(json!({"type": "object"}))),
+                            ("data", array(r("QualifiedRedeemable"))),
                             ("total", integer()),
                             ("has_more", boolean()),
                         ],
