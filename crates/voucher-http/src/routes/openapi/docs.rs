@@ -77,7 +77,11 @@ fn schema_label(schema: &Value) -> String {
     {
         return format!("<a href=\"#schema-{0}\">{0}</a>", escape(name));
     }
-    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+    if let Some(options) = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array)
+    {
         let labels: Vec<String> = options.iter().map(schema_label).collect();
         return labels.join(" | ");
     }

@@ -611,21 +611,33 @@ pub(super) fn schemas() -> Map<String, Value> {
         "description": "`city`, `state`, `line_1`, `line_2`, `country`, `postal_code`."});
     add(
         "Customer",
-        json!({
-            "type": "object",
-            "description": "A customer of the shop.",
-            "required": ["id", "object", "metadata", "created_at", "summary"],
-            "properties": {
-                "id": string(), "source_id": string_or_null(), "name": string(),
-                "description": string(), "email": string(), "phone": string(),
-                "birthday": string(), "birthdate": string(), "address": address,
-                "metadata": metadata(), "system_metadata": {"type": "object"},
-                "summary": {"type": "object", "description": "Redemption and order counts."},
-                "loyalty": {"type": "object"}, "referrals": {"type": "object"},
-                "created_at": timestamp(), "updated_at": timestamp(),
-                "object": constant("customer"),
-            },
-        }),
+        closed(
+            "A customer of the shop, with counts of its orders and redemptions.",
+            &[
+                ("id", string()),
+                ("metadata", metadata()),
+                ("system_metadata", json!({"type": "object"})),
+                (
+                    "summary",
+                    json!({"type": "object", "required": ["redemptions", "orders"],
+                        "description": "Redemption counts and gift amounts; order count, total and average."}),
+                ),
+                ("loyalty", json!({"type": "object"})),
+                ("referrals", json!({"type": "object"})),
+                ("created_at", timestamp()),
+                ("updated_at", timestamp()),
+                ("object", constant("customer")),
+            ],
+            &[
+                ("source_id", string()),
+                ("name", string()),
+                ("description", string()),
+                ("email", string()),
+                ("phone", string()),
+                ("birthdate", json!({"type": "string", "format": "date"})),
+                ("address", address.clone()),
+            ],
+        ),
     );
     add(
         "CustomerInput",
@@ -1126,19 +1138,46 @@ pub(super) fn schemas() -> Map<String, Value> {
         ),
     );
     add(
+        "PublishedVoucher",
+        closed(
+            "A published code as the publication list shows it.",
+            &[
+                ("code", string()),
+                ("object", constant("voucher")),
+                ("campaign", string_or_null()),
+                ("is_referral_code", boolean()),
+            ],
+            &[("discount", r("Discount")), ("gift", r("Gift"))],
+        ),
+    );
+    add(
         "Publication",
-        json!({
-            "type": "object",
-            "description": "Codes given to a customer (`voucher`: the first; `vouchers`: all of them when a count was asked).",
-            "required": ["id", "object", "created_at", "customer_id", "channel", "result", "vouchers_id"],
-            "properties": {
-                "id": string(), "object": constant("publication"), "created_at": timestamp(),
-                "customer_id": string(), "tracking_id": string_or_null(), "metadata": metadata(),
-                "channel": constant("API"), "source_id": string_or_null(), "result": constant("SUCCESS"),
-                "customer": {"type": "object"}, "voucher": {"type": "object"},
-                "vouchers": array(string()), "vouchers_id": array(string()),
-            },
-        }),
+        closed(
+            "Codes given to a customer: `voucher` when one code was asked, `vouchers` (their codes) when several; `vouchers_id` either way.",
+            &[
+                ("id", string()),
+                ("object", constant("publication")),
+                ("created_at", timestamp()),
+                ("customer_id", string()),
+                ("metadata", metadata()),
+                ("channel", constant("API")),
+                ("source_id", string_or_null()),
+                ("result", constant("SUCCESS")),
+                (
+                    "customer",
+                    json!({"anyOf": [r("Customer"), r("CustomerRef")]}),
+                ),
+                ("vouchers_id", array(string())),
+            ],
+            &[
+                ("tracking_id", string_or_null()),
+                (
+                    "voucher",
+                    json!({"anyOf": [r("Voucher"), r("PublishedVoucher")]}),
+                ),
+                ("vouchers", array(string())),
+            ],
+        ),
     );
     add(
         "PublicationList",
