@@ -4,9 +4,9 @@
 //!
 //! The document is built here in Rust rather than kept as a file, so that
 //! the shared parts (keys, the `Idempotency-Key` header, the error
-//! answers, the path parameters) are written once:
-//! [`operations`] lists every operation, [`schemas`] the wire objects,
-//! [`pending`] the routes other branches are adding. The test
+//! answers, the path parameters) are written once: `operations.rs` lists
+//! every operation, `schemas.rs` the wire objects, `pending.rs` the routes
+//! other branches are adding, `docs.rs` renders the page. The test
 //! `tests/it/openapi.rs` checks it both ways against the router (every
 //! operation answers, every route is described, through
 //! [`crate::route_paths`]) and validates real answers against its schemas.
@@ -25,6 +25,10 @@ use serde_json::{json, Map, Value};
 /// The document, built once.
 static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
 
+/// The document as JSON text, serialized once.
+static DOCUMENT_TEXT: LazyLock<String> =
+    LazyLock::new(|| serde_json::to_string(&*DOCUMENT).unwrap_or_default());
+
 /// The docs page, rendered once.
 static DOCS: LazyLock<String> = LazyLock::new(|| docs::render(&DOCUMENT));
 
@@ -36,8 +40,11 @@ pub fn document_json() -> &'static Value {
 /// `GET /openapi.json`.
 pub async fn document() -> Response {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(document_json()),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        DOCUMENT_TEXT.as_str(),
     )
         .into_response()
 }
@@ -537,5 +544,34 @@ impl Op {
             item["x-trailing-slash"] = json!(true);
         }
         item[method] = Value::Object(op);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_key_of_the_engine_is_listed_for_400() {
+        for reason in voucher_core::decision::Reason::ALL {
+            assert!(
+                BAD_REQUEST_KEYS.contains(&reason.key()),
+                "{} is not in BAD_REQUEST_KEYS",
+                reason.key()
+            );
+        }
+    }
+
+    #[test]
+    fn path_parameters_come_from_the_template() {
+        let mut paths = Map::new();
+        op("get", "/v1/a/{id}/b/{code}", "x", "t", "s").insert_into(&mut paths);
+        let names: Vec<&str> = paths["/v1/a/{id}/b/{code}"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["id", "code"]);
     }
 }
