@@ -930,6 +930,11 @@ async fn the_docs_page_lists_every_operation_and_needs_nothing_from_outside() {
             );
         }
     }
+    // Every link within the page leads somewhere on it.
+    for link in html.split("href=\"#").skip(1) {
+        let target = link.split('"').next().unwrap();
+        assert!(html.contains(&format!("id=\"{target}\"")), "no #{target}");
+    }
     for outside in ["<script", "<link", "src=\"http", "url(http", "@import"] {
         assert!(!html.contains(outside), "the page loads {outside}");
     }

@@ -221,16 +221,25 @@ fn render_operation(out: &mut String, document: &Value, method: &str, path: &str
     if let Some(Value::Object(responses)) = op.get("responses") {
         out.push_str("<table><tr><th>Answer</th><th>Description</th><th>Body</th></tr>");
         for (status, response) in responses {
-            let response = resolve(document, response);
-            let description = response
-                .get("description")
+            // A shared answer links to its description, given once.
+            let shared = response
+                .get("$ref")
                 .and_then(Value::as_str)
-                .unwrap_or("");
+                .and_then(|r| r.strip_prefix("#/components/responses/"));
+            let response = resolve(document, response);
+            let description = match shared {
+                Some(name) => format!("<a href=\"#response-{0}\">{0}</a>", escape(name)),
+                None => markdown(
+                    response
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or(""),
+                ),
+            };
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{description}</td><td>{}</td></tr>",
                 escape(status),
-                markdown(description),
                 content_labels(response.get("content")),
             );
         }
@@ -320,7 +329,10 @@ pub(super) fn render(document: &Value) -> String {
             escape(&tag.replace(' ', "-"))
         );
     }
-    out.push_str("<li><a href=\"#schemas\">schemas</a></li></ul></nav>");
+    out.push_str(
+        "<li><a href=\"#errors\">error answers</a></li>\
+         <li><a href=\"#schemas\">schemas</a></li></ul></nav>",
+    );
     for tag in &tags {
         let mut section = String::new();
         for (path, item) in paths {
@@ -349,6 +361,26 @@ pub(super) fn render(document: &Value) -> String {
             escape(tag),
             markdown(description),
         );
+    }
+    out.push_str("<h2 id=\"errors\">Error answers</h2>");
+    if let Some(responses) = document
+        .pointer("/components/responses")
+        .and_then(Value::as_object)
+    {
+        for (name, response) in responses {
+            let _ = write!(
+                out,
+                "<div class=\"op\" id=\"response-{0}\"><h3>{0}</h3>{1}<p>{2}</p></div>",
+                escape(name),
+                markdown(
+                    response
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                ),
+                content_labels(response.get("content")),
+            );
+        }
     }
     out.push_str("<h2 id=\"schemas\">Schemas</h2>");
     if let Some(schemas) = document
