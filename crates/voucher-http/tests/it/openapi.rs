@@ -308,10 +308,29 @@ async fn check(
     (template, path): (&str, &str),
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let (status, reply) = match caller {
-        Caller::Server(keys) => env.call_as(keys, method, path, body).await,
-        Caller::Client => env.client(method, path, body).await,
+    // The request body fits the documented one (a 2xx proves the server
+    // took it; a 4xx is sent on purpose and need not fit).
+    let request_schema = format!(
+        "/paths/{}/{}/requestBody/content/application~1json/schema",
+        pointer_token(template),
+        method.to_ascii_lowercase(),
+    );
+    let misfits: Vec<String> = match (&body, doc.pointer(&request_schema)) {
+        (Some(body), Some(_)) => validator_at(doc, &request_schema)
+            .iter_errors(body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect(),
+        (Some(_), None) => panic!("{method} {template}: no JSON body documented"),
+        (None, _) => Vec::new(),
     };
+    let (status, reply) = match caller {
+        Caller::Server(keys) => env.call_as(keys, method, path, body.clone()).await,
+        Caller::Client => env.client(method, path, body.clone()).await,
+    };
+    assert!(
+        misfits.is_empty() || !status.is_success(),
+        "{method} {path}: the body was taken, but does not fit its documented schema: {misfits:#?}"
+    );
     let mut response = format!(
         "/paths/{}/{}/responses/{}",
         pointer_token(template),

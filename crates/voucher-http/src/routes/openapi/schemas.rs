@@ -273,6 +273,25 @@ pub(super) fn schemas() -> Map<String, Value> {
         ),
     );
     add(
+        "DiscountInput",
+        input(
+            "A discount as requests give it; `effect` defaults to the type's usual one (APPLY_TO_ORDER, or ADD_MISSING_ITEMS for UNIT).",
+            &["type"],
+            &[
+                ("type", one_of(&["AMOUNT", "PERCENT", "FIXED", "UNIT"])),
+                ("effect", string()),
+                ("amount_off", amount()),
+                ("percent_off", json!({"type": ["number", "string"]})),
+                ("amount_limit", amount()),
+                ("fixed_amount", amount()),
+                ("unit_off", json!({"type": "integer", "minimum": 0})),
+                ("unit_type", string()),
+                ("product", json!({"type": "object"})),
+                ("sku", json!({"type": "object"})),
+            ],
+        ),
+    );
+    add(
         "Gift",
         closed(
             "A gift card's credits: its initial `amount` and its `balance`.",
@@ -380,7 +399,7 @@ pub(super) fn schemas() -> Map<String, Value> {
         ("campaign_id", string()),
         ("category", string()),
         ("type", one_of(&["DISCOUNT_VOUCHER", "GIFT_VOUCHER"])),
-        ("discount", r("Discount")),
+        ("discount", r("DiscountInput")),
         ("gift", r("GiftInput")),
         ("active", boolean()),
         ("additional_info", string()),
@@ -553,7 +572,7 @@ pub(super) fn schemas() -> Map<String, Value> {
                 &[],
                 &[
                     ("type", one_of(&["DISCOUNT_VOUCHER", "GIFT_VOUCHER"])),
-                    ("discount", r("Discount")),
+                    ("discount", r("DiscountInput")),
                     ("gift", r("GiftInput")),
                     (
                         "redemption",
