@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// The window of --client-rate-limit: 10s, 500ms, 1m, 1h (a bare number is seconds).
     #[arg(long, env = "VOUCHER_CLIENT_RATE_WINDOW", default_value = "10s", value_parser = parse_window)]
     pub client_rate_window: Duration,
+    /// Most redemptions (and other writes) the writer commits together;
+    /// 1 makes one commit, and one fsync, per write.
+    #[arg(long, env = "VOUCHER_WRITER_BATCH_MAX", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub writer_batch_max: u32,
 }
 
 /// A window such as `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
@@ -209,6 +214,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         db,
         Options {
             synchronous,
+            batch_max: args.writer_batch_max as usize,
             ..Options::default()
         },
     )?;
