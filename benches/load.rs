@@ -13,8 +13,9 @@
 //!   `--codes FILE` (one a line, or the first column of the CLI's CSV
 //!   export) in turn, or by `--code`; with `--once` each code is sent at
 //!   most once and the phase ends when they run out.
-//! - `fsync`: the latency of a 4 KiB write followed by `fdatasync`, in a
-//!   file of the given directory (the database's), as the WAL's commits do.
+//! - `fsync`: the latency of a 4 KiB write followed by `fsync` (what
+//!   SQLite calls at each WAL commit here), in a file of the given directory
+//!   (the database's): rewrites of a preallocated file, then appends.
 //! - `report`: reads those JSON lines, prints the table and the ratios to
 //!   the baseline, checks the targets, and exits 1 on a 5xx, a failed
 //!   connection, or a wrong count of successes.
@@ -46,7 +47,7 @@ struct Cli {
 enum Command {
     /// Load one server and append the phase's figures to --out.
     Run(RunArgs),
-    /// Measure 4 KiB write + fdatasync latency in a directory.
+    /// Measure 4 KiB write + fsync latency in a directory.
     Fsync(FsyncArgs),
     /// Print the table of a run's phases and check the targets.
     Report(ReportArgs),
@@ -101,11 +102,14 @@ struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 struct FsyncArgs {
+    /// The phase it is measured before (the report shows it beside it).
+    #[arg(long)]
+    label: String,
     /// The directory (the database's file system).
     #[arg(long)]
     dir: PathBuf,
-    /// How many write + fdatasync.
-    #[arg(long, default_value_t = 2000)]
+    /// How many write + fsync, of each kind.
+    #[arg(long, default_value_t = 500)]
     count: u32,
     #[arg(long)]
     out: PathBuf,
@@ -497,7 +501,7 @@ fn fsync(args: &FsyncArgs) -> Result<ExitCode, Error> {
             }
             let started = Instant::now();
             file.write_all(&block)?;
-            file.sync_data()?;
+            file.sync_all()?;
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             latency.saturating_record(micros.max(1));
         }
@@ -508,6 +512,7 @@ fn fsync(args: &FsyncArgs) -> Result<ExitCode, Error> {
     std::fs::remove_file(&path)?;
     let line = json!({
         "kind": "fsync",
+        "label": args.label,
         "count": args.count,
         "rewrite_p50_us": rewrite.value_at_quantile(0.5),
         "rewrite_p99_us": rewrite.value_at_quantile(0.99),
@@ -517,7 +522,8 @@ fn fsync(args: &FsyncArgs) -> Result<ExitCode, Error> {
         "append_max_us": append.max(),
     });
     println!(
-        "fsync (4 KiB write + fdatasync, {} each): rewrite p50 {} µs p99 {} µs; append p50 {} µs p99 {} µs",
+        "fsync before {} (4 KiB write + fsync, {} each): rewrite p50 {} µs p99 {} µs; append p50 {} µs p99 {} µs",
+        args.label,
         args.count,
         line["rewrite_p50_us"],
         line["rewrite_p99_us"],
@@ -540,20 +546,28 @@ fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
             .iter()
             .find(|l| l["kind"] == "http" && l["label"] == label)
     };
-    let fsync = lines.iter().find(|l| l["kind"] == "fsync");
+    let fsync_before = |label: &str| {
+        lines
+            .iter()
+            .find(|l| l["kind"] == "fsync" && l["label"] == label)
+    };
     let baseline_rps = phase("baseline").and_then(|l| l["rps"].as_f64());
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     println!();
     println!(
-        "| phase | requests/s | x baseline | p50 ms | p99 ms | max ms | requests | 2xx | 4xx | 5xx | errors | server CPU µs/req |"
+        "| phase | requests/s | x baseline | p50 ms | p99 ms | max ms | requests | 2xx | 4xx | 5xx | errors | server CPU µs/req | fsync p50/p99 µs just before |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for line in lines.iter().filter(|l| l["kind"] == "http") {
         let rps = f(&line["rps"]);
         let ratio = baseline_rps.map_or(f64::NAN, |b| rps / b);
+        let label = line["label"].as_str().unwrap_or("?");
+        let fsync = fsync_before(label).map_or(String::new(), |fs| {
+            format!("{} / {}", fs["rewrite_p50_us"], fs["rewrite_p99_us"])
+        });
         println!(
-            "| {} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.0} |",
-            line["label"].as_str().unwrap_or("?"),
+            "| {} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            label,
             rps,
             ratio,
             f(&line["p50_ms"]),
@@ -565,12 +579,14 @@ fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
             line["s5xx"],
             line["errors"],
             f(&line["server_cpu_us_per_request"]),
+            fsync,
         );
     }
-    if let Some(fs) = fsync {
+    println!();
+    for fs in lines.iter().filter(|l| l["kind"] == "fsync") {
         println!(
-            "\nfsync on the database's file system (4 KiB write + fdatasync, {} each): rewrite p50 {} µs, p99 {} µs; append p50 {} µs, p99 {} µs",
-            fs["count"], fs["rewrite_p50_us"], fs["rewrite_p99_us"], fs["append_p50_us"], fs["append_p99_us"]
+            "fsync before {} on the database's file system (4 KiB write + fsync, {} each): rewrite p50 {} µs, p99 {} µs; append p50 {} µs, p99 {} µs",
+            fs["label"].as_str().unwrap_or("?"), fs["count"], fs["rewrite_p50_us"], fs["rewrite_p99_us"], fs["append_p50_us"], fs["append_p99_us"]
         );
     }
 

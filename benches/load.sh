@@ -79,8 +79,11 @@ step "database: $codes + $codes_batch1 unique codes, hot code HOT with quantity 
 "$voucher" codes export --campaign LoadOne -o "$dir/codes-batch1.csv"
 echo "codes: $(($(wc -l <"$dir/codes.csv") - 1)) and $(($(wc -l <"$dir/codes-batch1.csv") - 1)) exported"
 
-step "fsync latency on the database's file system ($dir)"
-"$load" fsync --dir "$dir" --count 2000 --out "$results"
+# fsync latency on the database's file system, just before a durable phase
+# (the disk's latency drifts with what else runs on the machine).
+fsync_probe() {
+  "$load" fsync --label "$1" --dir "$dir" --out "$results"
+}
 
 # Starts a server (its command line in "$@") and sets server_pid and url.
 start_server() {
@@ -115,6 +118,7 @@ stop_server
 start_server "$voucher" serve --listen 127.0.0.1:0 --client-rate-limit 0
 phase validate --path '/v1/vouchers/{code}/validate' --codes "$dir/codes.csv" \
   --expect-contains '"valid":true'
+fsync_probe redeem
 phase redeem --path '/v1/vouchers/{code}/redemption' --codes "$dir/codes.csv" --once \
   --note "writer batch max 256 (default)"
 # No warm-up: the hot code's first L successes are part of the measure.
@@ -123,6 +127,7 @@ phase hot --path '/v1/vouchers/{code}/redemption' --code HOT --warmup 0 \
 stop_server
 
 start_server "$voucher" serve --listen 127.0.0.1:0 --client-rate-limit 0 --writer-batch-max 1
+fsync_probe redeem-batch1
 phase redeem-batch1 --path '/v1/vouchers/{code}/redemption' --codes "$dir/codes-batch1.csv" --once \
   --note "writer batch max 1: one commit per redemption"
 stop_server
