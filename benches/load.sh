@@ -24,7 +24,8 @@
 # LOAD_CODES (codes for the durable phase: 300000), LOAD_CODES_BATCH1
 # (codes for the one-commit phase: 60000), TMPDIR (where the database goes:
 # it must be on the disk you want to measure, not a tmpfs), LOAD_KEEP=1
-# keeps the directory. Figures: docs/PERFORMANCE.md, "HTTP load".
+# keeps the directory, LOAD_VOUCHER=PATH runs another build of `voucher`
+# (to compare two commits in the same window). Figures: docs/PERFORMANCE.md, "HTTP load".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +45,7 @@ executable() {
   printf '%s\n' "$build_json" | grep "\"name\":\"$1\"" | grep -o '"executable":"[^"]*"' |
     sed 's/"executable":"\(.*\)"/\1/' | tail -1
 }
-voucher=$(executable voucher)
+voucher="${LOAD_VOUCHER:-$(executable voucher)}"
 baseline=$(executable load_baseline)
 load=$(executable load)
 for binary in "$voucher" "$baseline" "$load"; do
