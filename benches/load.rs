@@ -555,9 +555,9 @@ fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     println!();
     println!(
-        "| phase | requests/s | x baseline | p50 ms | p99 ms | max ms | requests | 2xx | 4xx | 5xx | errors | server CPU µs/req | fsync p50/p99 µs just before |"
+        "| phase | requests/s | x baseline | p50 ms | p99 ms | max ms | requests | 2xx | 4xx | 5xx | errors | server CPU µs/req | generator CPU µs/req | fsync p50/p99 µs just before |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for line in lines.iter().filter(|l| l["kind"] == "http") {
         let rps = f(&line["rps"]);
         let ratio = baseline_rps.map_or(f64::NAN, |b| rps / b);
@@ -566,7 +566,7 @@ fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
             format!("{} / {}", fs["rewrite_p50_us"], fs["rewrite_p99_us"])
         });
         println!(
-            "| {} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            "| {} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} |",
             label,
             rps,
             ratio,
@@ -579,6 +579,7 @@ fn report(args: &ReportArgs) -> Result<ExitCode, Error> {
             line["s5xx"],
             line["errors"],
             f(&line["server_cpu_us_per_request"]),
+            f(&line["client_cpu_us_per_request"]),
             fsync,
         );
     }
