@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// Log level or RUST_LOG directives (info, debug, voucher_http=debug,warn); default: RUST_LOG, else info.
     #[arg(long, env = "VOUCHER_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Most redemptions (and other writes) the writer commits together;
+    /// 1 makes one commit, and one fsync, per write.
+    #[arg(long, env = "VOUCHER_WRITER_BATCH_MAX", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub writer_batch_max: u32,
 }
 
 /// A window as [`parse_window`] reads it, or 0 (off).
@@ -271,6 +276,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         db,
         Options {
             synchronous,
+            batch_max: args.writer_batch_max as usize,
             ..Options::default()
         },
     )?;

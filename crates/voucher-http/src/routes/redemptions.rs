@@ -80,9 +80,21 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
-    let currency = record.spec.currency;
-    let record = redeem(state, project, request).await.map_err(|e| {
+    let metrics = std::sync::Arc::clone(state.metrics());
+    let answer = checkout::prepare_then(
+        state,
+        project,
+        body,
+        Some(code.clone()),
+        channel,
+        move |store, request| {
+            let answer = store.redeem(project, &request);
+            metrics.count_redemption(&answer);
+            answer
+        },
+    )
+    .await;
+    let (project_record, _, record) = answer.map_err(|e| {
         // An unknown code is recorded (`resource_not_found`) and
         // answered as the reference's 404.
         if e.key == "resource_not_found" {
@@ -92,7 +104,7 @@ pub(crate) async fn legacy(
         }
     })?;
     Ok(Checked::new(
-        redemption_json(&record, currency),
+        redemption_json(&record, project_record.spec.currency),
         CodeOutcome::Succeeded,
     ))
 }

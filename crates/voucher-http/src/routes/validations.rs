@@ -76,11 +76,17 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let (record, body, answer) = checkout::prepare_then(
+        state,
+        project,
+        body,
+        Some(code.clone()),
+        channel,
+        move |store, request| Ok(store.validate(project, &request)),
+    )
+    .await?;
     let currency = record.spec.currency;
-    let answer = state
-        .store(move |store| store.validate(project, &request))
-        .await;
+    let answer = answer.map_err(ApiError::from);
     let echo = OrderEcho::of(&body);
     let refused = |refusal: &Refusal| {
         let error = refusal_error(refusal, None, &code);
