@@ -11,6 +11,7 @@ use voucher_core::port::{
     VoucherStore,
 };
 
+use crate::asset_token::AssetSecrets;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::rate_limit::{ClientLimiter, RateLimit};
@@ -68,6 +69,11 @@ pub struct Config {
     pub csv_body_max: usize,
     /// Budget of each client IP on `/client/v1/...`; `None` = unlimited.
     pub client_rate_limit: Option<RateLimit>,
+    /// The server's address as clients reach it (`https://vouchers.shop.example`,
+    /// no trailing slash), the start of the vouchers' asset URLs; `None`:
+    /// those URLs are paths (`/v1/assets/qr/...`). `voucher serve` always
+    /// sets it, from `--public-url` or its listen address.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -84,6 +90,7 @@ impl Default for Config {
             json_body_max: 1 << 20,
             csv_body_max: 10 << 20,
             client_rate_limit: Some(Config::default_client_rate_limit()),
+            public_url: None,
         }
     }
 }
@@ -95,6 +102,7 @@ pub struct AppState {
     clock: Clock,
     client_limiter: Option<Arc<ClientLimiter>>,
     metrics: Arc<Metrics>,
+    asset_secrets: Arc<AssetSecrets>,
     /// The server's settings.
     pub config: Arc<Config>,
 }
@@ -117,6 +125,7 @@ impl AppState {
                 .client_rate_limit
                 .map(|limit| Arc::new(ClientLimiter::new(limit))),
             metrics: Arc::new(Metrics::new()),
+            asset_secrets: Arc::new(AssetSecrets::default()),
             config: Arc::new(config),
         }
     }
@@ -129,6 +138,11 @@ impl AppState {
     /// The server's metrics, served at `GET /metrics`.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The projects' asset secrets read so far.
+    pub(crate) fn asset_secrets(&self) -> &AssetSecrets {
+        &self.asset_secrets
     }
 
     /// Now, as the server's clock says.

@@ -26,6 +26,7 @@ use voucher_core::port::{
     PublicationTarget,
 };
 
+use crate::asset_token::{self, AssetLinks};
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
 use crate::render::{project_currency, voucher_json};
@@ -329,16 +330,17 @@ async fn publish(
     };
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let now = state.now();
     let record = state
         .store(move |store| store.publish(project, &spec, now))
         .await?;
-    Ok(Json(publication_json(&record, currency)))
+    Ok(Json(publication_json(&record, currency, &assets)))
 }
 
 /// A publication as the wire shows it (`object:"publication"`, `channel`
 /// `API`, `result` `SUCCESS`, the first voucher and all their codes).
-fn publication_json(p: &PublicationRecord, currency: Currency) -> Json_ {
+fn publication_json(p: &PublicationRecord, currency: Currency, assets: &AssetLinks) -> Json_ {
     let mut v = json!({
         "id": p.id,
         "object": "publication",
@@ -353,7 +355,7 @@ fn publication_json(p: &PublicationRecord, currency: Currency) -> Json_ {
         "vouchers_id": p.vouchers.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
     });
     if let Some(first) = p.vouchers.first() {
-        v["voucher"] = voucher_json(first, currency);
+        v["voucher"] = voucher_json(first, currency, assets);
     }
     v
 }

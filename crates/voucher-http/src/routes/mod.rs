@@ -2,6 +2,7 @@
 //! its routes (with and without a trailing slash where the SDKs send one)
 //! and keeps its wire shapes next to its handlers.
 
+pub mod assets;
 pub mod async_actions;
 pub mod campaigns;
 pub(crate) mod checkout;
@@ -34,4 +35,5 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(publications::router())
         .merge(validation_rules::router())
+        .merge(assets::router())
 }

@@ -73,7 +73,10 @@ fn racing_first_asset_secrets_agree() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(secrets.iter().all(|s| *s == secrets[0]), "{secrets:?}");
-    assert_eq!(f.store.asset_secret(f.project, [9; 32]).unwrap(), secrets[0]);
+    assert_eq!(
+        f.store.asset_secret(f.project, [9; 32]).unwrap(),
+        secrets[0]
+    );
 }
 
 #[test]
