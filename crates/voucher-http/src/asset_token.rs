@@ -227,6 +227,35 @@ mod tests {
         assert!(!signer.verify(AssetKind::Qr, &other));
     }
 
+    proptest::proptest! {
+        /// parse(token(x)) == x, and no single flipped bit of a token makes
+        /// another token that verifies.
+        #[test]
+        fn tokens_round_trip_and_resist_bit_flips(
+            project in proptest::prelude::any::<i64>(),
+            voucher_id in "v_[0-9a-f]{27}",
+            secret in proptest::prelude::any::<[u8; 32]>(),
+            barcode in proptest::prelude::any::<bool>(),
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let kind = if barcode { AssetKind::Barcode } else { AssetKind::Qr };
+            let signer = AssetSigner::new(ProjectId(project), secret);
+            let token = signer.token(kind, &voucher_id);
+            let claim = AssetClaim::parse(&token).unwrap();
+            proptest::prop_assert_eq!(claim.project, ProjectId(project));
+            proptest::prop_assert_eq!(&claim.voucher_id, &voucher_id);
+            proptest::prop_assert!(signer.verify(kind, &claim));
+            let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+            let at = flip.index(bytes.len());
+            bytes[at] ^= 1 << bit;
+            let forged = URL_SAFE_NO_PAD.encode(bytes);
+            if let Some(claim) = AssetClaim::parse(&forged) {
+                proptest::prop_assert!(!signer.verify(kind, &claim));
+            }
+        }
+    }
+
     #[test]
     fn malformed_tokens_are_no_claims() {
         for token in ["", "AAAA", "!!!", &"A".repeat(TOKEN_CHARS_MAX + 4)] {
