@@ -1361,3 +1361,157 @@ fn the_story_runs_against_a_server_with_url() {
     drop(server);
     fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }
+
+/// `voucher serve --help` lists every setting with its variable.
+#[test]
+fn serve_help_names_every_setting_and_its_variable() {
+    let db = Db::new();
+    let help = db.ok(&["serve", "--help"]);
+    for (flag, var) in [
+        ("--db", "VOUCHER_DB"),
+        ("--listen", "VOUCHER_LISTEN"),
+        ("--synchronous", "VOUCHER_SYNCHRONOUS"),
+        ("--currency", "VOUCHER_CURRENCY"),
+        ("--time-zone", "VOUCHER_TIME_ZONE"),
+        ("--json-body-max", "VOUCHER_JSON_BODY_MAX"),
+        ("--csv-body-max", "VOUCHER_CSV_BODY_MAX"),
+        ("--client-rate-limit", "VOUCHER_CLIENT_RATE_LIMIT"),
+        ("--client-rate-window", "VOUCHER_CLIENT_RATE_WINDOW"),
+        ("--lockout-after", "VOUCHER_LOCKOUT_AFTER"),
+        ("--lockout-for", "VOUCHER_LOCKOUT_FOR"),
+        ("--key-rate-limit", "VOUCHER_KEY_RATE_LIMIT"),
+        ("--key-rate-window", "VOUCHER_KEY_RATE_WINDOW"),
+        ("--trusted-proxies", "VOUCHER_TRUSTED_PROXIES"),
+        ("--log-format", "VOUCHER_LOG_FORMAT"),
+        ("--log-level", "VOUCHER_LOG_LEVEL"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing:\n{help}");
+        assert!(
+            help.contains(&format!("[env: {var}")),
+            "{var} missing:\n{help}"
+        );
+    }
+    // A bad setting is a usage error before anything starts.
+    let run = db.run(&["serve", "--trusted-proxies", "10.0.0.0/99"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let run = db.run(&["serve", "--log-level", "loud=["]);
+    assert_eq!(run.code, 2, "{run:?}");
+}
+
+/// One HTTP/1.1 request over a fresh connection: the raw answer.
+fn http(address: &str, head: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The real server behind a trusted proxy (here, the test on 127.0.0.1):
+/// the forwarded client is locked out after `--lockout-after` unknown
+/// codes, another forwarded client is not, and the JSON logs on stderr
+/// name each request's id and client, never a whole code.
+#[test]
+fn serve_locks_out_a_forwarded_guesser_and_logs_json_without_codes() {
+    use std::io::{BufRead, BufReader, Read};
+    let db = Db::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
+        .args([
+            "--db",
+            db.path.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--lockout-after", "2", "--trusted-proxies", "127.0.0.1/32"])
+        .args(["--log-format", "json", "--log-level", "info"])
+        .env_remove("VOUCHER_URL")
+        .env_remove("RUST_LOG")
+        .env("VOUCHER_CLIENT_APP_ID", "shop-client")
+        .env("VOUCHER_CLIENT_TOKEN", "shop-client-secret")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("serve stopped before listening")
+            .unwrap();
+        if let Some(address) = line.strip_prefix("listening on http://") {
+            break address.to_owned();
+        }
+    };
+    let guess = |code: &str, client: &str| {
+        http(
+            &address,
+            &format!(
+                "GET /client/v1/validate?code={code}&amount=100 HTTP/1.1\r\n\
+                 X-Client-Application-Id: shop-client\r\n\
+                 X-Client-Token: shop-client-secret\r\n\
+                 X-Forwarded-For: {client}"
+            ),
+        )
+    };
+    let first = guess("GUESS-SECRET-0001", "203.0.113.7");
+    assert!(first.starts_with("HTTP/1.1 404"), "{first}");
+    let second = guess("GUESS-SECRET-0002", "203.0.113.7");
+    assert!(second.starts_with("HTTP/1.1 404"), "{second}");
+    let locked = guess("GUESS-SECRET-0003", "203.0.113.7");
+    assert!(locked.starts_with("HTTP/1.1 429"), "{locked}");
+    let lower = locked.to_ascii_lowercase();
+    assert!(lower.contains("retry-after: 900"), "{locked}");
+    assert!(locked.contains("too_many_requests"), "{locked}");
+    let other = guess("GUESS-SECRET-0004", "203.0.113.8");
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("GUESS-SECRET"), "{stderr}");
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    let seen: Vec<(u64, &str)> = requests
+        .iter()
+        .map(|l| {
+            (
+                l["status"].as_u64().unwrap(),
+                l["span"]["client_ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (404, "203.0.113.7"),
+            (404, "203.0.113.7"),
+            (429, "203.0.113.7"),
+            (404, "203.0.113.8"),
+        ],
+        "{stderr}"
+    );
+    for (line, answer) in requests.iter().zip([&first, &second, &locked, &other]) {
+        let id = line["span"]["request_id"].as_str().unwrap();
+        assert!(answer.contains(id), "{id} not in {answer}");
+    }
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("locked out"))),
+        "{stderr}"
+    );
+}

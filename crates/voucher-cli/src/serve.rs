@@ -13,15 +13,23 @@ use voucher_core::port::{
     ClientPermission, KeyKind, KeySpec, MaintenanceStore, ProjectId, ProjectStore, Retention,
     StoreError,
 };
-use voucher_http::{AppState, Config, RateLimit};
+use voucher_http::{AppState, Config, LockoutPolicy, LogFormat, RateLimit, TrustedProxies};
 use voucher_store_sqlite::{Options, SqliteStore, Synchronous};
 
 use crate::bootstrap::{ensure_default_project, env, open_store, random_hex};
 use crate::failure::Failure;
 
+const SERVE_AFTER_HELP: &str = "\
+Every flag can be set by the environment variable in brackets; a flag wins over it.
+Logs go to stderr, one line per request with its request id (never a whole code).
+
+Example:
+  voucher serve --db shop.db --listen 127.0.0.1:8080
+  VOUCHER_TRUSTED_PROXIES=10.0.0.0/8 voucher serve --db shop.db --log-format json";
+
 /// Flags of `voucher serve`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  voucher serve --db shop.db --listen 127.0.0.1:8080")]
+#[command(after_help = SERVE_AFTER_HELP)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "VOUCHER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -47,6 +55,32 @@ pub struct ServeArgs {
     /// The window of --client-rate-limit: 10s, 500ms, 1m, 1h (a bare number is seconds).
     #[arg(long, env = "VOUCHER_CLIENT_RATE_WINDOW", default_value = "10s", value_parser = parse_window)]
     pub client_rate_window: Duration,
+    /// Unknown codes in a row that lock a client IP out of /client/v1 (0: never).
+    #[arg(long, env = "VOUCHER_LOCKOUT_AFTER", default_value_t = 20)]
+    pub lockout_after: u32,
+    /// How long a client IP stays locked out: 15m, 1h, 90s (0: never).
+    #[arg(long, env = "VOUCHER_LOCKOUT_FOR", default_value = "15m", value_parser = parse_window_or_zero)]
+    pub lockout_for: Duration,
+    /// Requests each server key (application id) may make per window (0: unlimited).
+    #[arg(long, env = "VOUCHER_KEY_RATE_LIMIT", default_value_t = 0)]
+    pub key_rate_limit: u32,
+    /// The window of --key-rate-limit: 1m, 10s, 1h (a bare number is seconds).
+    #[arg(long, env = "VOUCHER_KEY_RATE_WINDOW", default_value = "1m", value_parser = parse_window)]
+    pub key_rate_window: Duration,
+    /// Reverse proxies whose X-Forwarded-For names the client: IPs and CIDRs, comma-separated.
+    #[arg(
+        long,
+        env = "VOUCHER_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub trusted_proxies: TrustedProxies,
+    /// Log lines as text or json (on stderr).
+    #[arg(long, env = "VOUCHER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log level or RUST_LOG directives (info, debug, voucher_http=debug,warn); default: RUST_LOG, else info.
+    #[arg(long, env = "VOUCHER_LOG_LEVEL")]
+    pub log_level: Option<String>,
     /// The server's address as clients reach it, the start of the vouchers'
     /// QR code and barcode URLs (default: http:// and the listen address).
     #[arg(long, env = "VOUCHER_PUBLIC_URL", value_parser = parse_public_url)]
@@ -80,6 +114,27 @@ fn listen_url(address: SocketAddr) -> String {
         });
     }
     format!("http://{address}")
+}
+
+/// A window as [`parse_window`] reads it, or 0 (off).
+fn parse_window_or_zero(text: &str) -> Result<Duration, String> {
+    let digits = text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty() && digits.bytes().all(|b| b == b'0') {
+        return Ok(Duration::ZERO);
+    }
+    parse_window(text)
+}
+
+/// The budget of each server key the flags ask for; `None` when unlimited.
+fn key_rate_limit(args: &ServeArgs) -> Result<Option<RateLimit>, Failure> {
+    if args.key_rate_limit == 0 {
+        return Ok(None);
+    }
+    RateLimit::new(args.key_rate_limit, args.key_rate_window)
+        .map(Some)
+        .map_err(|e| Failure::usage("invalid_rate_limit", format!("--key-rate-limit: {e}")))
 }
 
 /// A window such as `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
@@ -227,12 +282,19 @@ async fn purge_every_hour(store: SqliteStore) {
             tokio::task::spawn_blocking(move || store.purge(&Retention::default(), Utc::now()))
                 .await;
         if let Ok(Err(e)) = purged {
-            eprintln!("warning: purge failed: {e}");
+            tracing::warn!(error = %e, "purge failed");
         }
     }
 }
 
 pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
+    let log_format = if args.log_format == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    voucher_http::logging::init(log_format, args.log_level.as_deref())
+        .map_err(|e| Failure::usage("invalid_log_level", e))?;
     let synchronous = if args.synchronous == "normal" {
         Synchronous::Normal
     } else {
@@ -251,6 +313,9 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         json_body_max: args.json_body_max,
         csv_body_max: args.csv_body_max,
         client_rate_limit: client_rate_limit(args)?,
+        lockout: LockoutPolicy::new(args.lockout_after, args.lockout_for),
+        key_rate_limit: key_rate_limit(args)?,
+        trusted_proxies: args.trusted_proxies.clone(),
         public_url: args.public_url.clone(),
     };
     let purger = store.clone();
@@ -264,6 +329,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         config.public_url.get_or_insert_with(|| listen_url(address));
         let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
         println!("listening on http://{address}");
+        tracing::info!(%address, "listening");
         std::io::stdout().flush()?;
         tokio::spawn(purge_every_hour(purger));
         voucher_http::serve(listener, state, shutdown_signal()).await
@@ -296,6 +362,10 @@ mod tests {
         check("10d", Err(()));
         check("-1s", Err(()));
         check("99999999999999999h", Err(()));
+        assert_eq!(parse_window_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_window_or_zero("0m"), Ok(Duration::ZERO));
+        assert_eq!(parse_window_or_zero("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_window_or_zero("m").is_err());
     }
 
     #[test]

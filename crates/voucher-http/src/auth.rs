@@ -99,6 +99,8 @@ impl FromRequestParts<AppState> for ServerKey {
             KeyKind::Server,
         )
         .await?;
+        // Charged once the key is known, so a wrong secret cannot spend it.
+        crate::rate_limit::charge_server_key(state, &key.app_id, &parts.extensions)?;
         Ok(ServerKey {
             project: key.project,
             key,

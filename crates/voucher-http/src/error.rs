@@ -3,11 +3,13 @@
 //! error}`. Internal details (a database failure) are logged, never sent:
 //! the client gets a stable key and a generic message.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use voucher_core::decision::Refusal;
 use voucher_core::port::StoreError;
+
+use crate::lockout::CodeOutcome;
 
 tokio::task_local! {
     /// The id of the request being served (`v-<hex>`), set by the request-id
@@ -42,6 +44,11 @@ pub struct ErrorParts {
     pub resource_type: Option<String>,
     /// A validation rule's own error message.
     pub rule_message: Option<String>,
+    /// Headers the answer carries besides the body (`Retry-After`, ...).
+    pub headers: HeaderMap,
+    /// What the error says about the request's codes, for the lockout
+    /// (an unknown code); a response extension, never sent.
+    pub code_outcome: Option<CodeOutcome>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +84,8 @@ impl ApiError {
             resource_id: None,
             resource_type: None,
             rule_message: None,
+            headers: HeaderMap::new(),
+            code_outcome: None,
         }))
     }
 
@@ -114,6 +123,24 @@ impl ApiError {
     pub fn with_resource(mut self, id: impl Into<String>, kind: impl Into<String>) -> ApiError {
         self.resource_id = Some(id.into());
         self.resource_type = Some(kind.into());
+        self
+    }
+
+    /// Adds a header to the answer; a value that is not a valid header
+    /// value is left out.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: impl ToString) -> ApiError {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            self.headers.insert(name, value);
+        }
+        self
+    }
+
+    /// Says what the error means for the request's codes (the lockout
+    /// counts unknown codes).
+    #[must_use]
+    pub fn with_code_outcome(mut self, outcome: CodeOutcome) -> ApiError {
+        self.code_outcome = Some(outcome);
         self
     }
 
@@ -165,8 +192,16 @@ impl std::ops::DerefMut for ApiError {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+    fn into_response(mut self) -> Response {
+        // The key only: details may name a code.
+        tracing::debug!(status = self.status.as_u16(), key = %self.key, "error answer");
+        let headers = std::mem::take(&mut self.headers);
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        response.headers_mut().extend(headers);
+        if let Some(outcome) = self.code_outcome {
+            response.extensions_mut().insert(outcome);
+        }
+        response
     }
 }
 
@@ -201,16 +236,19 @@ impl From<StoreError> for ApiError {
                 "idempotency_request_in_flight",
                 "A request with this idempotency key is in progress",
             ),
-            StoreError::Busy | StoreError::Unavailable(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "Service unavailable",
-            ),
+            StoreError::Busy | StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "Service unavailable",
+                )
+            }
             StoreError::Corrupt(_)
             | StoreError::NewerSchema { .. }
             | StoreError::DiskFull
             | StoreError::Io(_) => {
-                eprintln!("internal error: {e}");
+                tracing::error!(error = %e, "store error");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal_error",

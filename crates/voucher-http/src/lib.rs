@@ -9,8 +9,11 @@
 pub mod asset_image;
 pub mod asset_token;
 pub mod auth;
+pub mod client_ip;
 pub mod error;
 pub mod idempotency;
+pub mod lockout;
+pub mod logging;
 pub mod metrics;
 pub mod rate_limit;
 pub mod render;
@@ -21,40 +24,18 @@ pub mod wire;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use axum::extract::Request;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
+pub use crate::client_ip::TrustedProxies;
 pub use crate::error::ApiError;
+pub use crate::lockout::LockoutPolicy;
+pub use crate::logging::LogFormat;
 pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimit;
 pub use crate::state::{AppState, Clock, Config, Store};
-
-/// A new request id, `v-` and 18 hex digits as the wire's examples show.
-fn new_request_id() -> String {
-    static FALLBACK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut bytes = [0u8; 9];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Ids only need to differ; without OS randomness a counter will do.
-        let n = FALLBACK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        bytes[..8].copy_from_slice(&n.to_le_bytes());
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("v-{hex}")
-}
-
-/// Gives every request an id, in the error bodies and an `X-Request-Id`
-/// header.
-async fn request_id(request: Request, next: Next) -> Response {
-    let id = new_request_id();
-    let mut response = error::REQUEST_ID.scope(id.clone(), next.run(request)).await;
-    if let Ok(value) = id.parse() {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
@@ -93,7 +74,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            rate_limit::limit_client,
+            rate_limit::limit,
         ))
         // Outside the rate limit (429s count), inside the routing (the
         // route template is known; `Router::layer` wraps the fallback too).
@@ -101,7 +82,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .layer(middleware::from_fn(request_id))
+        // Outermost: the request id, the client address and the log span
+        // for everything inside.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            logging::requests,
+        ))
         .with_state(state)
 }
 

@@ -1,21 +1,28 @@
 //! Rate limits. Every `/client/v1/...` request counts against its client
-//! IP's budget (default 50 requests per 10 s, [`crate::Config`]); server
-//! keys are unlimited unless configured (issue 5 adds per-key limits beside
-//! this one). Over the budget: 429 with the wire's error body (key
-//! `too_many_requests`), `Retry-After` in seconds and the reference's
-//! `X-Rate-Limit-*` headers. CORS preflights (OPTIONS) do not count.
+//! IP's budget (default 50 requests per 10 s, [`crate::Config`]; the
+//! address is [`crate::client_ip`]'s, so behind a trusted proxy the
+//! forwarded one); a client address locked out for guessing codes
+//! ([`crate::lockout`]) is refused before its budget is looked at. Server
+//! keys are unlimited unless a per-key budget is configured: it is charged
+//! once the key is authenticated (`charge_server_key`, called by the
+//! `ServerKey` extractor), so a wrong secret cannot spend a key's budget.
+//! Over a budget: 429 with the wire's error body (key `too_many_requests`),
+//! `Retry-After` in seconds and the reference's `X-Rate-Limit-*` headers.
+//! CORS preflights (OPTIONS) do not count.
 //!
 //! The limiter is `governor`'s keyed GCRA: a correct, lock-free
 //! generic-cell-rate algorithm rather than a hand-written window. A budget
 //! of N per W allows a burst of N, then one request every W/N.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
@@ -23,7 +30,9 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::client_ip::{budget_key, ClientIp};
 use crate::error::ApiError;
+use crate::lockout::CodeOutcome;
 use crate::state::AppState;
 
 /// Shortest window a limit may have.
@@ -86,16 +95,23 @@ impl RateLimit {
     }
 }
 
-type KeyedLimiter =
-    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
+type KeyedLimiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
-/// The per-client-IP limiter of `/client/v1/...`.
+/// A keyed limiter: one [`RateLimit`] budget for every key (a client
+/// address, a server key's application id).
 #[derive(Debug)]
-pub struct ClientLimiter {
+pub struct Limiter<K: Hash + Eq + Clone> {
     limit: RateLimit,
-    limiter: KeyedLimiter,
+    limiter: KeyedLimiter<K>,
     checks: AtomicU64,
 }
+
+/// The per-client-IP limiter of `/client/v1/...`.
+pub type ClientLimiter = Limiter<IpAddr>;
+
+/// The per-application-id limiter of server keys.
+pub type KeyLimiter = Limiter<String>;
 
 /// What a check decided.
 enum Verdict {
@@ -105,10 +121,10 @@ enum Verdict {
     Refused { wait: Duration },
 }
 
-impl ClientLimiter {
-    /// A limiter with the budget `limit` for every address.
-    pub fn new(limit: RateLimit) -> ClientLimiter {
-        ClientLimiter {
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// A limiter with the budget `limit` for every key.
+    pub fn new(limit: RateLimit) -> Limiter<K> {
+        Limiter {
             limit,
             limiter: RateLimiter::dashmap(limit.quota())
                 .with_middleware::<StateInformationMiddleware>(),
@@ -116,11 +132,11 @@ impl ClientLimiter {
         }
     }
 
-    fn check(&self, ip: IpAddr) -> Verdict {
+    fn check(&self, key: &K) -> Verdict {
         if self.checks.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             self.limiter.retain_recent();
         }
-        match self.limiter.check_key(&ip) {
+        match self.limiter.check_key(key) {
             Ok(snapshot) => Verdict::Allowed {
                 remaining: snapshot.remaining_burst_capacity(),
             },
@@ -128,25 +144,6 @@ impl ClientLimiter {
                 wait: not_until.wait_time_from(self.limiter.clock().now()),
             },
         }
-    }
-}
-
-/// The budget key of a request: its peer's address, an IPv6 peer's /64
-/// (one host usually holds a whole /64, so single addresses would be free
-/// to rotate), or the unspecified address where there is no peer (tests
-/// that call the app directly).
-fn client_ip(request: &Request) -> IpAddr {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip().to_canonical());
-    match peer {
-        Some(IpAddr::V6(v6)) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
-        Some(v4) => v4,
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     }
 }
 
@@ -167,64 +164,166 @@ fn retry_after_seconds(wait: Duration) -> u64 {
     seconds.max(1)
 }
 
-/// The middleware: counts `/client/v1/...` requests per client IP and
-/// refuses those over the budget.
-pub(crate) async fn limit_client(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(limiter) = state.client_limiter() else {
-        return next.run(request).await;
-    };
-    if request.method() == Method::OPTIONS || !is_client_path(request.uri().path()) {
+/// A 429 `too_many_requests` with `details`, `Retry-After` and the
+/// `X-Rate-Limit-*` headers (`limit` when there is one).
+fn too_many(state: &AppState, details: String, wait: Duration, limit: Option<u32>) -> ApiError {
+    let seconds = retry_after_seconds(wait);
+    let retry_at = state.now().timestamp().saturating_add_unsigned(seconds);
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "Too many requests",
+    )
+    .with_details(format!("{details}; retry after {seconds} s"))
+    .with_header(header::RETRY_AFTER, seconds)
+    .with_header(HeaderName::from_static("x-rate-limit-remaining"), 0)
+    .with_header(HeaderName::from_static("x-rate-limit-retry"), retry_at);
+    if let Some(limit) = limit {
+        error = error.with_header(HeaderName::from_static("x-rate-limit-limit"), limit);
+    }
+    error
+}
+
+/// A refusal of a client request that a page can read to back off: it
+/// comes before the key's origin check, and tells any origin only that
+/// this address is over its budget or locked out.
+fn client_refusal(error: ApiError, origin: Option<HeaderValue>) -> Response {
+    let mut response = error.into_response();
+    let headers = response.headers_mut();
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+    response
+}
+
+/// The client address the request-id middleware found, or the unspecified
+/// address where it did not run (a router without it).
+fn client_ip(request: &Request) -> IpAddr {
+    request.extensions().get::<ClientIp>().map_or(
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        |ClientIp(ip)| *ip,
+    )
+}
+
+/// The middleware: refuses `/client/v1/...` requests from a locked-out
+/// address or over their address's budget, and counts the unknown codes of
+/// the answers for the lockout; on other paths, lets the server key's
+/// budget (charged by the extractor) add its headers to the answer.
+pub(crate) async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
-    let limit = limiter.limit.requests();
+    if !is_client_path(request.uri().path()) {
+        if state.key_limiter().is_none() {
+            return next.run(request).await;
+        }
+        return limit_server(request, next).await;
+    }
+    let ip = budget_key(client_ip(&request));
     let origin = request.headers().get(header::ORIGIN).cloned();
-    match limiter.check(client_ip(&request)) {
-        Verdict::Allowed { remaining } => {
-            let mut response = next.run(request).await;
-            let headers = response.headers_mut();
+    if let Some(lockout) = state.lockout() {
+        if let Some(wait) = lockout.locked(ip, state.now()) {
+            let after = lockout.policy().after.get();
+            let error = too_many(
+                &state,
+                format!("{after} unknown codes in a row from this address"),
+                wait,
+                None,
+            );
+            return client_refusal(error, origin);
+        }
+    }
+    let mut allowed = None;
+    if let Some(limiter) = state.client_limiter() {
+        let limit = limiter.limit.requests();
+        match limiter.check(&ip) {
+            Verdict::Allowed { remaining } => allowed = Some((limit, remaining)),
+            Verdict::Refused { wait } => {
+                let window = limiter.limit.window().as_millis();
+                let details =
+                    format!("more than {limit} requests in {window} ms from this address");
+                return client_refusal(too_many(&state, details, wait, Some(limit)), origin);
+            }
+        }
+    }
+    let mut response = next.run(request).await;
+    if let (Some(lockout), Some(outcome)) = (
+        state.lockout(),
+        response.extensions().get::<CodeOutcome>().copied(),
+    ) {
+        if let Some(until) = lockout.record(ip, outcome, state.now()) {
+            tracing::warn!(
+                client_ip = %ip,
+                until = %until.to_rfc3339(),
+                "client address locked out after unknown codes"
+            );
+        }
+    }
+    if let Some((limit, remaining)) = allowed {
+        let headers = response.headers_mut();
+        insert(headers, "x-rate-limit-limit", limit);
+        insert(headers, "x-rate-limit-remaining", remaining);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+    }
+    response
+}
+
+/// Where the `ServerKey` extractor leaves what remains of the key's
+/// budget, for [`limit_server`] to add to the answer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyBudget(Arc<Mutex<Option<(u32, u32)>>>);
+
+async fn limit_server(mut request: Request, next: Next) -> Response {
+    let budget = KeyBudget::default();
+    request.extensions_mut().insert(budget.clone());
+    let mut response = next.run(request).await;
+    let charged = *budget
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((limit, remaining)) = charged {
+        let headers = response.headers_mut();
+        if !headers.contains_key("x-rate-limit-limit") {
             insert(headers, "x-rate-limit-limit", limit);
             insert(headers, "x-rate-limit-remaining", remaining);
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSED_HEADERS),
-            );
-            response
+        }
+    }
+    response
+}
+
+/// Charges one request to an authenticated server key's budget, if server
+/// keys have one: a 429 over it, and otherwise the budget left, which the
+/// middleware adds to the answer.
+pub(crate) fn charge_server_key(
+    state: &AppState,
+    app_id: &str,
+    extensions: &axum::http::Extensions,
+) -> Result<(), ApiError> {
+    let Some(limiter) = state.key_limiter() else {
+        return Ok(());
+    };
+    let limit = limiter.limit.requests();
+    match limiter.check(&app_id.to_owned()) {
+        Verdict::Allowed { remaining } => {
+            if let Some(KeyBudget(slot)) = extensions.get::<KeyBudget>() {
+                *slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((limit, remaining));
+            }
+            Ok(())
         }
         Verdict::Refused { wait } => {
-            let seconds = retry_after_seconds(wait);
-            let window = limiter.limit.window();
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
-                "Too many requests",
-            )
-            .with_details(format!(
-                "more than {limit} requests in {} ms from this address; retry after {seconds} s",
-                window.as_millis()
-            ))
-            .into_response();
-            let retry_at = state.now().timestamp().saturating_add_unsigned(seconds);
-            let headers = response.headers_mut();
-            insert(headers, "retry-after", seconds);
-            insert(headers, "x-rate-limit-limit", limit);
-            insert(headers, "x-rate-limit-remaining", 0);
-            insert(headers, "x-rate-limit-retry", retry_at);
-            // The refusal comes before the key's origin check, and a page
-            // must be able to read it to back off: it tells any origin
-            // only that this address is over its budget.
-            if let Some(origin) = origin {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                headers.append(header::VARY, HeaderValue::from_static("Origin"));
-            }
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSED_HEADERS),
-            );
-            response
+            let window = limiter.limit.window().as_millis();
+            let details = format!("more than {limit} requests in {window} ms with this key");
+            Err(too_many(state, details, wait, Some(limit)))
         }
     }
 }
@@ -273,23 +372,5 @@ mod tests {
         ] {
             assert_eq!(is_client_path(path), expected, "{path}");
         }
-    }
-
-    #[test]
-    fn ipv6_peers_share_their_64() {
-        let key = |address: &str| {
-            let mut request = Request::new(axum::body::Body::empty());
-            request
-                .extensions_mut()
-                .insert(ConnectInfo(address.parse::<SocketAddr>().unwrap()));
-            client_ip(&request)
-        };
-        assert_eq!(key("[2001:db8:1:2::5]:1"), key("[2001:db8:1:2:ffff::9]:2"));
-        assert_ne!(key("[2001:db8:1:2::5]:1"), key("[2001:db8:1:3::5]:1"));
-        assert_eq!(key("[::ffff:10.0.0.1]:1"), key("10.0.0.1:9"));
-        assert_eq!(
-            client_ip(&Request::new(axum::body::Body::empty())),
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        );
     }
 }

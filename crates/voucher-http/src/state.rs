@@ -1,5 +1,5 @@
 //! What every handler shares: the store (behind the port traits), the clock,
-//! and the server's settings. Store calls block (SQLite), so handlers run
+//! the server's settings, and the limiters they configure. Store calls block (SQLite), so handlers run
 //! them on tokio's blocking pool through [`AppState::store`].
 
 use std::sync::Arc;
@@ -12,9 +12,11 @@ use voucher_core::port::{
 };
 
 use crate::asset_token::AssetSecrets;
+use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
+use crate::lockout::{Lockout, LockoutPolicy};
 use crate::metrics::Metrics;
-use crate::rate_limit::{ClientLimiter, RateLimit};
+use crate::rate_limit::{ClientLimiter, KeyLimiter, RateLimit};
 
 /// Every store port the API needs, as one object-safe trait.
 pub trait Store:
@@ -74,6 +76,13 @@ pub struct Config {
     /// those URLs are paths (`/v1/assets/qr/...`). `voucher serve` always
     /// sets it, from `--public-url` or its listen address.
     pub public_url: Option<String>,
+    /// When a client IP guessing codes on `/client/v1/...` is locked out;
+    /// `None` = never.
+    pub lockout: Option<LockoutPolicy>,
+    /// Budget of each server key (by application id); `None` = unlimited.
+    pub key_rate_limit: Option<RateLimit>,
+    /// The reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -91,6 +100,9 @@ impl Default for Config {
             csv_body_max: 10 << 20,
             client_rate_limit: Some(Config::default_client_rate_limit()),
             public_url: None,
+            lockout: Some(LockoutPolicy::default_policy()),
+            key_rate_limit: None,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -101,6 +113,8 @@ pub struct AppState {
     store: Arc<dyn Store>,
     clock: Clock,
     client_limiter: Option<Arc<ClientLimiter>>,
+    key_limiter: Option<Arc<KeyLimiter>>,
+    lockout: Option<Arc<Lockout>>,
     metrics: Arc<Metrics>,
     asset_secrets: Arc<AssetSecrets>,
     /// The server's settings.
@@ -124,6 +138,10 @@ impl AppState {
             client_limiter: config
                 .client_rate_limit
                 .map(|limit| Arc::new(ClientLimiter::new(limit))),
+            key_limiter: config
+                .key_rate_limit
+                .map(|limit| Arc::new(KeyLimiter::new(limit))),
+            lockout: config.lockout.map(|policy| Arc::new(Lockout::new(policy))),
             metrics: Arc::new(Metrics::new()),
             asset_secrets: Arc::new(AssetSecrets::default()),
             config: Arc::new(config),
@@ -133,6 +151,16 @@ impl AppState {
     /// The per-client-IP limiter of `/client/v1/...`, if limited.
     pub(crate) fn client_limiter(&self) -> Option<&ClientLimiter> {
         self.client_limiter.as_deref()
+    }
+
+    /// The per-server-key limiter, if server keys are limited.
+    pub(crate) fn key_limiter(&self) -> Option<&KeyLimiter> {
+        self.key_limiter.as_deref()
+    }
+
+    /// The lockout of code guessers, if enabled.
+    pub fn lockout(&self) -> Option<&Lockout> {
+        self.lockout.as_deref()
     }
 
     /// The server's metrics, served at `GET /metrics`.

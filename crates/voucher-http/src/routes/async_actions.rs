@@ -146,7 +146,7 @@ where
             .store(move |store| store.update_action(project, &action, now))
             .await
         {
-            eprintln!("async action: could not record its end: {}", e.key);
+            tracing::error!(key = %e.key, "async action: could not record its end");
         }
     });
     Ok(id)

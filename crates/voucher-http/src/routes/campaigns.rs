@@ -442,7 +442,7 @@ async fn create(
                 .store(move |store| store.generate_codes(project, &id, count, seed, now))
                 .await
             {
-                eprintln!("campaign code generation failed: {}", e.key);
+                tracing::error!(key = %e.key, "campaign code generation failed");
             }
         });
     }

@@ -29,6 +29,7 @@ use voucher_core::port::{
 use crate::asset_token::{self, AssetLinks};
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
+use crate::lockout::{Checked, CodeOutcome};
 use crate::render::{project_currency, voucher_json};
 use crate::routes::checkout::CheckoutBody;
 use crate::routes::customers::CustomerBody;
@@ -207,21 +208,17 @@ async fn validate(
     State(state): State<AppState>,
     key: ClientKey,
     WireQuery(query): WireQuery<Json_>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Checked, ApiError> {
     let (code, body) = validate_body(query)?;
-    validations::legacy(&state, key.project, code, body, ChannelType::ClientApi)
-        .await
-        .map(Json)
+    validations::legacy(&state, key.project, code, body, ChannelType::ClientApi).await
 }
 
 async fn validations(
     State(state): State<AppState>,
     key: ClientKey,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
-    validations::stacked(&state, key.project, body, ChannelType::ClientApi)
-        .await
-        .map(Json)
+) -> Result<Checked, ApiError> {
+    validations::stacked(&state, key.project, body, ChannelType::ClientApi).await
 }
 
 /// `?code=` of `POST /client/v1/redeem`.
@@ -235,7 +232,7 @@ async fn redeem(
     key: ClientKey,
     Query(query): Query<CodeQuery>,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Checked, ApiError> {
     key.require(ClientPermission::Redeem)?;
     let Some(code) = query
         .code
@@ -247,20 +244,16 @@ async fn redeem(
             "code is required",
         ));
     };
-    redemptions::legacy(&state, key.project, code, body, ChannelType::ClientApi)
-        .await
-        .map(Json)
+    redemptions::legacy(&state, key.project, code, body, ChannelType::ClientApi).await
 }
 
 async fn redemptions(
     State(state): State<AppState>,
     key: ClientKey,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Checked, ApiError> {
     key.require(ClientPermission::Redeem)?;
-    redemptions::stacked(&state, key.project, body, ChannelType::ClientApi)
-        .await
-        .map(Json)
+    redemptions::stacked(&state, key.project, body, ChannelType::ClientApi).await
 }
 
 async fn qualifications(
@@ -332,9 +325,18 @@ async fn publish(
     let currency = project_currency(&state, project).await?;
     let assets = asset_token::links(&state, project).await?;
     let now = state.now();
+    let by_code = matches!(spec.target, PublicationTarget::Voucher(_));
     let record = state
         .store(move |store| store.publish(project, &spec, now))
-        .await?;
+        .await
+        .map_err(|e| {
+            // A code to publish that does not exist is a guess too.
+            if by_code && e.resource_type.as_deref() == Some("voucher") {
+                e.with_code_outcome(CodeOutcome::Unknown(1))
+            } else {
+                e
+            }
+        })?;
     Ok(Json(publication_json(&record, currency, &assets)))
 }
 

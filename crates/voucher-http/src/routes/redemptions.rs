@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
+use voucher_core::decision::Reason;
 use voucher_core::money::Currency;
 use voucher_core::port::{
     ChannelType, CheckoutRequest, ListQuery, ProjectId, RedemptionKind, RedemptionQuery,
@@ -21,6 +22,7 @@ use voucher_core::port::{
 use crate::asset_token::{self, AssetLinks};
 use crate::auth::ServerKey;
 use crate::error::ApiError;
+use crate::lockout::{Checked, CodeOutcome};
 use crate::render::{encode_segment, project_currency, quantity_json, voucher_json};
 use crate::routes::checkout::{self, order_snapshot_json, CheckoutBody};
 use crate::routes::customers::CustomerBody;
@@ -55,23 +57,19 @@ async fn redeem_voucher(
     Path(code): Path<String>,
     WireQuery(query): WireQuery<TrackingQuery>,
     JsonBody(mut body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
+) -> Result<Checked, ApiError> {
     if body.tracking_id.is_none() {
         body.tracking_id = query.tracking_id;
     }
-    legacy(&state, key.project, code, body, ChannelType::Api)
-        .await
-        .map(Json)
+    legacy(&state, key.project, code, body, ChannelType::Api).await
 }
 
 async fn redeem_stack(
     State(state): State<AppState>,
     key: ServerKey,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
-    stacked(&state, key.project, body, ChannelType::Api)
-        .await
-        .map(Json)
+) -> Result<Checked, ApiError> {
+    stacked(&state, key.project, body, ChannelType::Api).await
 }
 
 /// The legacy redemption of one code, shared with `POST /client/v1/redeem`.
@@ -81,7 +79,7 @@ pub(crate) async fn legacy(
     code: String,
     body: CheckoutBody,
     channel: ChannelType,
-) -> Result<Json_, ApiError> {
+) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
     let currency = record.spec.currency;
     let assets = asset_token::links(state, project).await?;
@@ -94,7 +92,10 @@ pub(crate) async fn legacy(
             e
         }
     })?;
-    Ok(redemption_json(&record, currency, &assets))
+    Ok(Checked::new(
+        redemption_json(&record, currency, &assets),
+        CodeOutcome::Succeeded,
+    ))
 }
 
 /// The stacked redemption, shared with `POST /client/v1/redemptions`.
@@ -103,12 +104,37 @@ pub(crate) async fn stacked(
     project: ProjectId,
     body: CheckoutBody,
     channel: ChannelType,
-) -> Result<Json_, ApiError> {
+) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
     let assets = asset_token::links(state, project).await?;
-    let parent = redeem(state, project, request).await?;
-    Ok(stacked_json(&parent, currency, &assets))
+    // A refusal names one code; when it is an unknown one, the lockout
+    // counts every code of the request (the others' fate is not told).
+    let codes = u32::try_from(request.redeemables.len()).unwrap_or(u32::MAX);
+    let parent = redeem(state, project, request).await.map_err(|e| {
+        if e.key == "resource_not_found" {
+            e.with_code_outcome(CodeOutcome::Unknown(codes))
+        } else {
+            e
+        }
+    })?;
+    let unknown = parent
+        .children
+        .iter()
+        .filter(|c| {
+            c.failure
+                .as_ref()
+                .is_some_and(|f| f.reason == Reason::ResourceNotFound)
+        })
+        .count();
+    let outcome = match u32::try_from(unknown).unwrap_or(u32::MAX) {
+        0 => CodeOutcome::Succeeded,
+        n => CodeOutcome::Unknown(n),
+    };
+    Ok(Checked::new(
+        stacked_json(&parent, currency, &assets),
+        outcome,
+    ))
 }
 
 /// The store's redemption, counted in `redemptions_total` from the store's

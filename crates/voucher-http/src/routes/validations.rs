@@ -9,7 +9,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::{Outcome, Reason, Refusal};
 use voucher_core::money::Currency;
@@ -18,6 +18,8 @@ use voucher_core::stacking::{EntryStatus, SkipReason};
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
+use crate::lockout::{Checked, CodeOutcome};
+use crate::logging::mask_code;
 use crate::routes::checkout::{
     self, discount_json, empty_targets, order_state_json, CheckoutBody, OrderEcho,
 };
@@ -37,25 +39,23 @@ async fn validate_voucher(
     key: ServerKey,
     Path(code): Path<String>,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
-    legacy(&state, key.project, code, body, ChannelType::Api)
-        .await
-        .map(Json)
+) -> Result<Checked, ApiError> {
+    legacy(&state, key.project, code, body, ChannelType::Api).await
 }
 
 async fn validate_stack(
     State(state): State<AppState>,
     key: ServerKey,
     JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Json<Json_>, ApiError> {
-    stacked(&state, key.project, body, ChannelType::Api)
-        .await
-        .map(Json)
+) -> Result<Checked, ApiError> {
+    stacked(&state, key.project, body, ChannelType::Api).await
 }
 
-/// 404 for a code that does not exist, in the reference's shape.
+/// 404 for a code that does not exist, in the reference's shape; the
+/// lockout counts it.
 pub(crate) fn code_not_found(code: &str) -> ApiError {
-    ApiError::not_found("voucher", code)
+    tracing::debug!(code = %mask_code(code), "unknown code");
+    ApiError::not_found("voucher", code).with_code_outcome(CodeOutcome::Unknown(1))
 }
 
 /// A refusal as the error the wire shows: an unknown code is 404
@@ -75,7 +75,7 @@ pub(crate) async fn legacy(
     code: String,
     body: CheckoutBody,
     channel: ChannelType,
-) -> Result<Json_, ApiError> {
+) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
     let currency = record.spec.currency;
     let answer = state
@@ -100,18 +100,24 @@ pub(crate) async fn legacy(
         return Err(ApiError::invalid_payload("no code to validate"));
     };
     match &entry.status {
-        EntryStatus::Applicable(outcome) => Ok(legacy_valid(
-            entry, outcome, &result, &echo, &body, currency,
+        EntryStatus::Applicable(outcome) => Ok(Checked::new(
+            legacy_valid(entry, outcome, &result, &echo, &body, currency),
+            CodeOutcome::Succeeded,
         )),
         EntryStatus::Inapplicable(refusal) if refusal.reason == Reason::ResourceNotFound => {
             Err(code_not_found(&code))
         }
-        EntryStatus::Inapplicable(refusal) => Ok(refused(refusal)),
-        EntryStatus::Skipped(reason) => Ok(refused(&Refusal {
-            reason: Reason::RedemptionRulesViolated,
-            rule_message: None,
-            details: Some(reason.key().to_owned()),
-        })),
+        EntryStatus::Inapplicable(refusal) => {
+            Ok(Checked::new(refused(refusal), CodeOutcome::Refused))
+        }
+        EntryStatus::Skipped(reason) => Ok(Checked::new(
+            refused(&Refusal {
+                reason: Reason::RedemptionRulesViolated,
+                rule_message: None,
+                details: Some(reason.key().to_owned()),
+            }),
+            CodeOutcome::Refused,
+        )),
     }
 }
 
@@ -256,7 +262,7 @@ pub(crate) async fn stacked(
     project: ProjectId,
     body: CheckoutBody,
     channel: ChannelType,
-) -> Result<Json_, ApiError> {
+) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
     let result = state
@@ -264,7 +270,19 @@ pub(crate) async fn stacked(
         .await?;
     let echo = OrderEcho::of(&body);
     let (redeemables, skipped, inapplicable) = entry_lists(&result.entries, currency);
-    Ok(json!({
+    // Every code that does not exist counts for the lockout: the first is
+    // INAPPLICABLE, those after it may be SKIPPED, guesses all the same.
+    let unknown = result
+        .entries
+        .iter()
+        .filter(|e| e.voucher.is_none())
+        .count();
+    let outcome = match u32::try_from(unknown).unwrap_or(u32::MAX) {
+        0 if result.valid => CodeOutcome::Succeeded,
+        0 => CodeOutcome::Refused,
+        n => CodeOutcome::Unknown(n),
+    };
+    let body = json!({
         "id": checkout::new_id("valid_"),
         "valid": result.valid,
         "redeemables": redeemables,
@@ -273,5 +291,6 @@ pub(crate) async fn stacked(
         "order": order_state_json(&echo, &result.order, None, currency),
         "tracking_id": body.tracking_id,
         "stacking_rules": checkout::stacking_rules_json(&record.spec.stacking),
-    }))
+    });
+    Ok(Checked::new(body, outcome))
 }

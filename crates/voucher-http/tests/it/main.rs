@@ -12,6 +12,7 @@ mod client_side;
 mod idempotency;
 mod isolation;
 mod lists;
+mod logging;
 mod metrics;
 mod people;
 mod rate_limit;
