@@ -35,6 +35,7 @@ pub use crate::lockout::LockoutPolicy;
 pub use crate::logging::LogFormat;
 pub use crate::metrics::Metrics;
 pub use crate::rate_limit::RateLimit;
+pub use crate::routes::Routes;
 pub use crate::state::{AppState, Clock, Config, Store};
 
 async fn health() -> Json<serde_json::Value> {
@@ -61,15 +62,36 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
+/// The routes outside `/v1` and `/client/v1`: no key, no idempotency.
+fn service_routes() -> Routes {
+    Routes::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", get(routes::openapi::document))
+        .route("/docs", get(routes::openapi::docs))
+}
+
+/// The path template of every route [`app`] serves, as given to the router
+/// (`/v1/vouchers/{code}`, `/client/v1/{*rest}`): what the OpenAPI document
+/// is checked against.
+pub fn route_paths() -> Vec<&'static str> {
+    let mut paths = service_routes().paths().to_vec();
+    paths.extend_from_slice(routes::router().paths());
+    paths
+}
+
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics::scrape))
-        .merge(routes::router().layer(middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::idempotency,
-        )))
+        .merge(service_routes().into_router())
+        .merge(
+            routes::router()
+                .into_router()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    idempotency::idempotency,
+                )),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -16,13 +16,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use voucher_core::port::StoreError;
 
 use crate::asset_image::{self, AssetKind, ImageFormat, RenderImageError};
 use crate::asset_token::{self, AssetClaim};
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::WireQuery;
 
@@ -30,8 +30,8 @@ use crate::wire::WireQuery;
 const CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/v1/assets/qr/{token}",
             get(

@@ -8,12 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value as Json_};
 use voucher_core::port::{ActionRecord, ActionStatus, ImportReport, ProjectId, StoreError};
 
 use crate::auth::ServerKey;
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::state::{AppState, Store};
 use crate::wire;
 
@@ -22,8 +23,8 @@ use crate::wire;
 pub(crate) const EXPORT_KIND: &str = "EXPORT";
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/async-actions/{id}", get(get_action))
         .route("/v1/async-actions/{id}/", get(get_action))
 }

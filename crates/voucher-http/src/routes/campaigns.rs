@@ -7,7 +7,7 @@
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as JsonValue};
 use voucher_core::code_pattern::{CodeConfig, CodePattern};
@@ -33,12 +33,13 @@ use crate::routes::vouchers::{
     import_csv_action, import_json_action, parse_benefit, parse_code, parse_count, parse_quantity,
     run_import, RedemptionWire, VoucherBody,
 };
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/campaigns", post(create).get(list))
         .route("/v1/campaigns/", post(create).get(list))
         .route(

@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, options, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
 use voucher_core::money::Currency;
@@ -33,6 +33,7 @@ use crate::lockout::{Checked, CodeOutcome};
 use crate::render::{project_currency, voucher_json};
 use crate::routes::checkout::CheckoutBody;
 use crate::routes::customers::CustomerBody;
+use crate::routes::Routes;
 use crate::routes::{qualifications, redemptions, validations};
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
@@ -44,8 +45,8 @@ const ALLOWED_HEADERS: &str = "X-Client-Application-Id, X-Client-Token, Content-
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/client/v1/validate", get(validate).options(preflight))
         .route("/client/v1/redeem", post(redeem).options(preflight))
         .route(

@@ -16,7 +16,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json as Reply;
-use axum::Router;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -26,12 +25,13 @@ use voucher_core::port::{CustomerRecord, CustomerSpec, CustomerSummary, ListQuer
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::routes::list_params::{refuse_unsupported, ListParams};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/customers", get(list).post(create))
         .route("/v1/customers/", get(list).post(create))
         .route("/v1/customers/{id}", get(read).put(update).delete(remove))

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as JsonValue};
 use voucher_core::port::{
@@ -26,12 +26,13 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::routes::async_actions::EXPORT_KIND;
 use crate::routes::list_params::{filter_active, filter_value, Filters};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/exports", post(create))
         .route("/v1/exports/", post(create))
         .route("/v1/exports/{id}", get(get_export))

@@ -19,7 +19,6 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::Json as Reply;
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use voucher_core::money::Currency;
@@ -34,6 +33,7 @@ use crate::error::ApiError;
 use crate::render;
 use crate::routes::customers::{customer_json, CustomerBody};
 use crate::routes::list_params::{invalid_param, refuse_unsupported, ListParams};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
@@ -41,8 +41,8 @@ use crate::wire::{self, JsonBody, WireQuery};
 const CHANNEL: &str = "API";
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/publications", get(list).post(create))
         .route("/v1/publications/", get(list).post(create))
         .route("/v1/publications/create", get(create_from_query))

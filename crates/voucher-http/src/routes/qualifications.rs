@@ -6,7 +6,7 @@
 
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::Outcome;
@@ -18,12 +18,13 @@ use crate::error::ApiError;
 use crate::routes::checkout::{
     self, discount_json, empty_targets, order_state_json, CheckoutBody, OrderEcho, WireInt,
 };
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/qualifications", post(check_eligibility))
         .route("/v1/qualifications/", post(check_eligibility))
 }

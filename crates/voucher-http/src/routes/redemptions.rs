@@ -8,7 +8,7 @@
 
 use axum::extract::{Path, State};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json_};
@@ -28,12 +28,13 @@ use crate::routes::checkout::{self, order_snapshot_json, CheckoutBody};
 use crate::routes::customers::CustomerBody;
 use crate::routes::list_params::{self, filter_value, ListParams};
 use crate::routes::validations::code_not_found;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route(
             "/v1/vouchers/{code}/redemption",
             post(redeem_voucher).get(voucher_entries),

@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Json as Reply;
-use axum::Router;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -26,12 +25,13 @@ use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::assignment_json;
 use crate::routes::list_params::ListParams;
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/validation-rules", get(list).post(create))
         .route("/v1/validation-rules/", get(list).post(create))
         .route(

@@ -9,7 +9,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::Router;
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::{Outcome, Reason, Refusal};
 use voucher_core::money::Currency;
@@ -23,12 +22,13 @@ use crate::logging::mask_code;
 use crate::routes::checkout::{
     self, discount_json, empty_targets, order_state_json, CheckoutBody, OrderEcho,
 };
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::wire::{self, JsonBody};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/vouchers/{code}/validate", post(validate_voucher))
         .route("/v1/validations", post(validate_stack))
         .route("/v1/validations/", post(validate_stack))

@@ -11,7 +11,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
 use voucher_core::code_pattern::{Code, CodeConfig};
@@ -33,12 +33,13 @@ use crate::render::{
 };
 use crate::routes::async_actions::{accepted, spawn_action};
 use crate::routes::list_params::{filter_active, filter_value, Filters, IdList, ListParams};
+use crate::routes::Routes;
 use crate::state::{AppState, Store};
 use crate::wire::{self, JsonBody, WireQuery};
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/v1/vouchers", post(create_generated).get(list))
         .route("/v1/vouchers/", post(create_generated).get(list))
         // A code spelled `import` or `importCSV` is still read, changed and
