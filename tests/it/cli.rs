@@ -902,6 +902,11 @@ struct Server {
 
 impl Server {
     fn start(db: &Db) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// A server with more flags of `serve`.
+    fn start_with(db: &Db, flags: &[&str]) -> Server {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_voucher"))
             .args([
@@ -911,6 +916,8 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(flags)
+            .env_remove("VOUCHER_PUBLIC_URL")
             .env_remove("VOUCHER_URL")
             .env_remove("VOUCHER_APP_ID")
             .env_remove("VOUCHER_APP_TOKEN")
@@ -946,6 +953,96 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One HTTP/1.1 GET to the server: the status line, the headers (names in
+/// lowercase) and the body.
+fn http_get(server: &Server, path: &str, headers: &[(&str, &str)]) -> (String, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&server.address).unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", server.address);
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head");
+    let head = String::from_utf8(response[..split].to_vec()).unwrap();
+    let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+    assert!(
+        !headers
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{headers}"
+    );
+    (
+        status.to_owned(),
+        headers.to_ascii_lowercase(),
+        response[split + 4..].to_vec(),
+    )
+}
+
+/// A voucher's `assets` URLs start with the listen address, or with
+/// `--public-url` when given, and the server serves them without a key.
+#[test]
+fn serve_links_voucher_images_under_its_address_or_public_url() {
+    let db = Db::new();
+    db.ok(&[
+        "campaign", "create", "--name", "Cards", "--gift", "50.00", "--code", "GC-50",
+    ]);
+    let key = db.json(&["keys", "create"]);
+    let (id, secret) = (text(&key, "id"), text(&key, "secret"));
+    let auth = [("X-App-Id", id.as_str()), ("X-App-Token", secret.as_str())];
+    let assets_of = |server: &Server| {
+        let (status, _, body) = http_get(server, "/v1/vouchers/GC-50", &auth);
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let voucher: Value = serde_json::from_slice(&body).unwrap();
+        voucher["assets"].clone()
+    };
+
+    let server = Server::start(&db);
+    let assets = assets_of(&server);
+    let url = text(&assets["qr"], "url");
+    let path = url
+        .strip_prefix(&server.url())
+        .unwrap_or_else(|| panic!("{url} is not under {}", server.url()));
+    assert!(!url.contains("GC-50"), "{url}");
+    let (status, headers, png) = http_get(&server, path, &[]);
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(headers.contains("content-type: image/png"), "{headers}");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let barcode = text(&assets["barcode"], "url");
+    let svg_path = format!(
+        "{}?format=svg",
+        barcode.strip_prefix(&server.url()).unwrap()
+    );
+    let (status, headers, svg) = http_get(&server, &svg_path, &[]);
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(headers.contains("content-type: image/svg+xml"), "{headers}");
+    assert!(String::from_utf8(svg).unwrap().contains("<rect"));
+    drop(server);
+
+    // Another start, behind a proxy: the same tokens (the secret is in the
+    // file) under the public URL, and the old path still works.
+    let server = Server::start_with(&db, &["--public-url", "https://vouchers.example/"]);
+    let behind = assets_of(&server);
+    let id = text(&assets["qr"], "id");
+    assert_eq!(
+        text(&behind["qr"], "url"),
+        format!("https://vouchers.example/v1/assets/qr/{id}")
+    );
+    let (status, _, again) = http_get(&server, path, &[]);
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert_eq!(again, png);
+    drop(server);
+
+    let run = db.run(&["serve", "--public-url", "vouchers.example"]);
+    assert_eq!(run.code, 2, "{run:?}");
 }
 
 /// `serve` opens the file through the same bootstrap as the scripting

@@ -86,6 +86,39 @@ pub struct ServeArgs {
     #[arg(long, env = "VOUCHER_WRITER_BATCH_MAX", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub writer_batch_max: u32,
+    /// The server's address as clients reach it, the start of the vouchers'
+    /// QR code and barcode URLs (default: http:// and the listen address).
+    #[arg(long, env = "VOUCHER_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+/// An http(s) URL without query or fragment, its trailing `/` removed.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} does not start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || text.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+        return Err(format!(
+            "{text:?} is not a URL such as https://vouchers.example"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// The public URL when none is given: the listen address, with the
+/// loopback address for an unspecified one (0.0.0.0, ::).
+fn listen_url(address: SocketAddr) -> String {
+    let mut address = address;
+    if address.ip().is_unspecified() {
+        address.set_ip(if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("http://{address}")
 }
 
 /// A window as [`parse_window`] reads it, or 0 (off).
@@ -282,22 +315,25 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     )?;
     let project = ensure_default_project(&store, &args.currency, &args.time_zone)?.id;
     ensure_keys(&store, project)?;
-    let config = Config {
+    let mut config = Config {
         json_body_max: args.json_body_max,
         csv_body_max: args.csv_body_max,
         client_rate_limit: client_rate_limit(args)?,
         lockout: LockoutPolicy::new(args.lockout_after, args.lockout_for),
         key_rate_limit: key_rate_limit(args)?,
         trusted_proxies: args.trusted_proxies.clone(),
+        public_url: args.public_url.clone(),
     };
     let purger = store.clone();
-    let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let address = listener.local_addr()?;
+        // Known only now with port 0.
+        config.public_url.get_or_insert_with(|| listen_url(address));
+        let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
         println!("listening on http://{address}");
         tracing::info!(%address, "listening");
         std::io::stdout().flush()?;
@@ -336,5 +372,25 @@ mod tests {
         assert_eq!(parse_window_or_zero("0m"), Ok(Duration::ZERO));
         assert_eq!(parse_window_or_zero("15m"), Ok(Duration::from_secs(900)));
         assert!(parse_window_or_zero("m").is_err());
+    }
+
+    #[test]
+    fn public_urls() {
+        let check = |text: &str, expected: Option<&str>| {
+            assert_eq!(parse_public_url(text).ok().as_deref(), expected, "{text}");
+        };
+        check(
+            "https://vouchers.example/",
+            Some("https://vouchers.example"),
+        );
+        check("http://10.0.0.5:8080/api", Some("http://10.0.0.5:8080/api"));
+        check("vouchers.example", None);
+        check("https://", None);
+        check("https://a.example/?x=1", None);
+        check("ftp://a.example", None);
+        let listen = |text: &str| listen_url(text.parse().unwrap());
+        assert_eq!(listen("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(listen("0.0.0.0:9000"), "http://127.0.0.1:9000");
+        assert_eq!(listen("[::]:9000"), "http://[::1]:9000");
     }
 }

@@ -142,6 +142,14 @@ pub trait ProjectStore {
     fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Revokes a key by application id. MUST fail with `NotFound` if none.
     fn revoke_key(&self, app_id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The project's secret for signing asset URLs (QR code and barcode
+    /// images). The first call for a project MUST store `candidate` (the
+    /// caller draws it from a secure random source) and return it; every
+    /// later call, after a restart too, MUST return that stored secret and
+    /// ignore its `candidate`, even when two first calls race. MUST fail
+    /// with `NotFound` if there is no such project.
+    fn asset_secret(&self, project: ProjectId, candidate: [u8; 32])
+        -> Result<[u8; 32], StoreError>;
 }
 
 /// Campaigns and their codes.

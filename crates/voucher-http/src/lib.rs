@@ -6,6 +6,8 @@
 //! store call, the result into the wire's response. They decide nothing the
 //! engine decides.
 
+pub mod asset_image;
+pub mod asset_token;
 pub mod auth;
 pub mod client_ip;
 pub mod error;

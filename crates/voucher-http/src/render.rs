@@ -27,6 +27,7 @@ use voucher_core::validity::{
 };
 use voucher_core::voucher::RedemptionQuantity;
 
+use crate::asset_token::AssetLinks;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire;
@@ -566,12 +567,13 @@ pub fn quantity_json(quantity: RedemptionQuantity) -> Json {
 /// `id`, `code`, `campaign` (name), `campaign_id`, `category`, `type`
 /// (`DISCOUNT_VOUCHER` | `GIFT_VOUCHER`), `discount`, `gift`,
 /// `loyalty_card: null`, the validity fields, `active`, `additional_info`,
-/// `metadata`, `assets`, `is_referral_code: false`, `created_at`,
+/// `metadata`, `assets` (`{qr: {id, url}, barcode: {id, url}}`, signed by
+/// `assets`), `is_referral_code: false`, `created_at`,
 /// `updated_at`, `holder_id`, `redemption {quantity, redeemed_quantity,
 /// redeemed_amount, object: "list", url}`, `publish {object: "list", count,
 /// url}`, `validation_rules_assignments`, `object: "voucher"`. Amounts are
 /// integers in the wire's unit for `currency` (the project's).
-pub fn voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
+pub fn voucher_json(voucher: &VoucherRecord, currency: Currency, assets: &AssetLinks) -> Json {
     let code = voucher.code.as_str();
     let encoded = encode_segment(code);
     let (kind, discount, gift) = match &voucher.benefit {
@@ -608,7 +610,7 @@ pub fn voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
     object.insert("active".into(), json!(voucher.activity.is_enabled()));
     object.insert("additional_info".into(), json!(voucher.additional_info));
     object.insert("metadata".into(), wire::metadata_json(&voucher.metadata));
-    object.insert("assets".into(), json!({}));
+    object.insert("assets".into(), assets.voucher_assets(&voucher.id));
     object.insert("is_referral_code".into(), json!(false));
     wire::insert_timestamps(&mut object, voucher.created_at, voucher.updated_at);
     object.insert("holder_id".into(), json!(voucher.holder_id));

@@ -11,6 +11,7 @@ use voucher_core::port::{
     VoucherStore,
 };
 
+use crate::asset_token::AssetSecrets;
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::lockout::{Lockout, LockoutPolicy};
@@ -70,6 +71,11 @@ pub struct Config {
     pub csv_body_max: usize,
     /// Budget of each client IP on `/client/v1/...`; `None` = unlimited.
     pub client_rate_limit: Option<RateLimit>,
+    /// The server's address as clients reach it (`https://vouchers.shop.example`,
+    /// no trailing slash), the start of the vouchers' asset URLs; `None`:
+    /// those URLs are paths (`/v1/assets/qr/...`). `voucher serve` always
+    /// sets it, from `--public-url` or its listen address.
+    pub public_url: Option<String>,
     /// When a client IP guessing codes on `/client/v1/...` is locked out;
     /// `None` = never.
     pub lockout: Option<LockoutPolicy>,
@@ -93,6 +99,7 @@ impl Default for Config {
             json_body_max: 1 << 20,
             csv_body_max: 10 << 20,
             client_rate_limit: Some(Config::default_client_rate_limit()),
+            public_url: None,
             lockout: Some(LockoutPolicy::default_policy()),
             key_rate_limit: None,
             trusted_proxies: TrustedProxies::none(),
@@ -109,6 +116,7 @@ pub struct AppState {
     key_limiter: Option<Arc<KeyLimiter>>,
     lockout: Option<Arc<Lockout>>,
     metrics: Arc<Metrics>,
+    asset_secrets: Arc<AssetSecrets>,
     /// The server's settings.
     pub config: Arc<Config>,
 }
@@ -135,6 +143,7 @@ impl AppState {
                 .map(|limit| Arc::new(KeyLimiter::new(limit))),
             lockout: config.lockout.map(|policy| Arc::new(Lockout::new(policy))),
             metrics: Arc::new(Metrics::new()),
+            asset_secrets: Arc::new(AssetSecrets::default()),
             config: Arc::new(config),
         }
     }
@@ -157,6 +166,11 @@ impl AppState {
     /// The server's metrics, served at `GET /metrics`.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The projects' asset secrets read so far.
+    pub(crate) fn asset_secrets(&self) -> &AssetSecrets {
+        &self.asset_secrets
     }
 
     /// Now, as the server's clock says.

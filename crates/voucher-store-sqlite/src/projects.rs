@@ -248,4 +248,50 @@ impl ProjectStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn asset_secret(
+        &self,
+        project: ProjectId,
+        candidate: [u8; 32],
+    ) -> Result<[u8; 32], StoreError> {
+        // Every call after the first is a read; only the first one writes,
+        // and `IS NULL` makes a racing second writer keep the first secret.
+        if let Some(secret) = self.read(|conn| stored_asset_secret(conn, project))? {
+            return Ok(secret);
+        }
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE projects SET asset_secret = ?2 WHERE id = ?1 AND asset_secret IS NULL",
+            )
+            .store()?
+            .execute(params![project.0, candidate.as_slice()])
+            .store()?;
+            stored_asset_secret(conn, project)?
+                .ok_or_else(|| StoreError::Corrupt("project asset secret was not stored".into()))
+        })
+    }
+}
+
+/// The project's asset secret, `None` before its first use; `NotFound`
+/// without such a project, `Corrupt` if the stored value is not 32 bytes.
+fn stored_asset_secret(
+    conn: &Connection,
+    project: ProjectId,
+) -> Result<Option<[u8; 32]>, StoreError> {
+    let stored: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT asset_secret FROM projects WHERE id = ?1")
+        .store()?
+        .query_row([project.0], |row| row.get(0))
+        .optional()
+        .store()?
+        .ok_or_else(|| StoreError::NotFound {
+            resource: "project",
+            id: project.0.to_string(),
+        })?;
+    stored
+        .map(|bytes| {
+            <[u8; 32]>::try_from(bytes.as_slice())
+                .map_err(|_| StoreError::Corrupt("project asset secret is not 32 bytes".into()))
+        })
+        .transpose()
 }

@@ -28,7 +28,9 @@ CREATE TABLE projects (
     currency TEXT NOT NULL,
     time_zone TEXT NOT NULL,
     stacking TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- Signs asset URLs (32 random bytes); set at first use, never changed.
+    asset_secret BLOB CHECK (asset_secret IS NULL OR length(asset_secret) = 32)
 ) STRICT;
 
 CREATE TABLE api_keys (

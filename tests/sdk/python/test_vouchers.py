@@ -5,10 +5,11 @@ delete; campaigns with CampaignsApi, summary included."""
 import os
 import tempfile
 import time
+import urllib.request
 
 import voucherify as v
 
-from support import Flow, unique
+from support import URL, Flow, unique
 
 CODE = unique("PY25")
 GIFT = unique("PYGIFT")
@@ -78,6 +79,17 @@ class Vouchers(Flow):
     def test_04_get_voucher(self):
         self.assertEqual(self.vouchers.get_voucher(CODE).code, CODE)
         self.assertEqual(self.vouchers.get_voucher(self.need("id")).code, CODE)
+
+    def test_04b_voucher_assets(self):
+        # The models read `assets.qr` and `assets.barcode` ({id, url}); the
+        # URLs are under the server's address, hide the code, and need no key.
+        assets = self.vouchers.get_voucher(CODE).assets
+        for kind, asset in (("qr", assets.qr), ("barcode", assets.barcode)):
+            self.assertEqual(asset.url, f"{URL}/v1/assets/{kind}/{asset.id}")
+            self.assertNotIn(CODE, asset.url)
+            with urllib.request.urlopen(asset.url) as response:
+                self.assertEqual(response.headers["Content-Type"], "image/png")
+                self.assertEqual(response.read(8), b"\x89PNG\r\n\x1a\n")
         self.refused(lambda: self.vouchers.get_voucher(unique("NOPE")), 404, "not_found")
 
     def test_05_update_voucher(self):

@@ -20,6 +20,7 @@ use voucher_core::port::{
 use voucher_core::validity::IsoDuration;
 use voucher_core::voucher::{Activity, CampaignKind, CampaignLimits, CampaignType, Category};
 
+use crate::asset_token;
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
@@ -539,6 +540,7 @@ async fn add_vouchers(
 ) -> Result<Response, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let count = match (
         params.vouchers_count.filter(|c| !c.is_empty()),
         &body.vouchers_count,
@@ -564,7 +566,7 @@ async fn add_vouchers(
         let voucher = state
             .store(move |store| store.create_voucher(project, &spec, now))
             .await?;
-        return Ok(Json(voucher_json(&voucher, currency)).into_response());
+        return Ok(Json(voucher_json(&voucher, currency, &assets)).into_response());
     }
     if body.code.is_some() {
         return Err(ApiError::invalid_payload(
@@ -611,6 +613,7 @@ async fn add_code(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let code = parse_code(&code)?;
     let lookup = id.clone();
     let campaign = state
@@ -621,7 +624,7 @@ async fn add_code(
     let voucher = state
         .store(move |store| store.create_voucher(project, &spec, now))
         .await?;
-    Ok(Json(voucher_json(&voucher, currency)))
+    Ok(Json(voucher_json(&voucher, currency, &assets)))
 }
 
 async fn existing_campaign(

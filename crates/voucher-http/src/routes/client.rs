@@ -26,6 +26,7 @@ use voucher_core::port::{
     PublicationTarget,
 };
 
+use crate::asset_token::{self, AssetLinks};
 use crate::auth::{origin_allowed, ClientKey};
 use crate::error::ApiError;
 use crate::lockout::{Checked, CodeOutcome};
@@ -323,6 +324,7 @@ async fn publish(
     };
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let now = state.now();
     let by_code = matches!(spec.target, PublicationTarget::Voucher(_));
     let record = state
@@ -336,12 +338,12 @@ async fn publish(
                 e
             }
         })?;
-    Ok(Json(publication_json(&record, currency)))
+    Ok(Json(publication_json(&record, currency, &assets)))
 }
 
 /// A publication as the wire shows it (`object:"publication"`, `channel`
 /// `API`, `result` `SUCCESS`, the first voucher and all their codes).
-fn publication_json(p: &PublicationRecord, currency: Currency) -> Json_ {
+fn publication_json(p: &PublicationRecord, currency: Currency, assets: &AssetLinks) -> Json_ {
     let mut v = json!({
         "id": p.id,
         "object": "publication",
@@ -356,7 +358,7 @@ fn publication_json(p: &PublicationRecord, currency: Currency) -> Json_ {
         "vouchers_id": p.vouchers.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
     });
     if let Some(first) = p.vouchers.first() {
-        v["voucher"] = voucher_json(first, currency);
+        v["voucher"] = voucher_json(first, currency, assets);
     }
     v
 }

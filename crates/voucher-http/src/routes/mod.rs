@@ -4,6 +4,7 @@
 //! [`Routes`], which records every path it is given, so that the test of
 //! the OpenAPI document can list the routes that exist.
 
+pub mod assets;
 pub mod async_actions;
 pub mod campaigns;
 pub(crate) mod checkout;
@@ -101,4 +102,5 @@ pub fn router() -> Routes {
         .merge(customers::router())
         .merge(publications::router())
         .merge(validation_rules::router())
+        .merge(assets::router())
 }

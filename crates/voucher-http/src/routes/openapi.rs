@@ -142,7 +142,7 @@ fn tags() -> Value {
         {"name": "exports", "description": "CSV exports of vouchers and redemptions."},
         {"name": "client", "description": "The client-side endpoints, called from web pages."},
         {"name": "webhooks", "description": "Webhook endpoints (pending: see the server's version)."},
-        {"name": "assets", "description": "QR codes and barcodes of codes (pending: see the server's version)."},
+        {"name": "assets", "description": "QR codes and barcodes of codes, behind signed URLs."},
         {"name": "service", "description": "Health, metrics and this document."},
     ])
 }
@@ -255,6 +255,9 @@ fn responses() -> Value {
             "The object exists already, or a request with this `Idempotency-Key` is still running.",
             &["duplicate_found", "duplicate_source_id", "idempotency_request_in_flight"]),
         "PayloadTooLarge": error_response("The body is over the server's limit.", &["payload_too_large"]),
+        "ImageUnsupported": error_response(
+            "The code has characters this image cannot hold (a Code 128 barcode holds printable ASCII only).",
+            &["invalid_code"]),
         "IdempotencyKeyReused": error_response(
             "This `Idempotency-Key` was used with another request.", &["idempotency_key_reused"]),
         "TooManyRequests": too_many,

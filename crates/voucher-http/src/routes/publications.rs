@@ -27,6 +27,7 @@ use voucher_core::port::{
     PublicationSpec, PublicationTarget, VoucherRecord,
 };
 
+use crate::asset_token::{self, AssetLinks};
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render;
@@ -196,12 +197,16 @@ fn created_json(
     record: &PublicationRecord,
     customer: &CustomerRecord,
     currency: Currency,
+    assets: &AssetLinks,
     many: bool,
 ) -> Json {
     let mut map = base_json(record, customer_json(customer, currency));
     match record.vouchers.as_slice() {
         [one] if !many => {
-            map.insert("voucher".into(), render::voucher_json(one, currency));
+            map.insert(
+                "voucher".into(),
+                render::voucher_json(one, currency, assets),
+            );
         }
         _ => {
             map.insert("vouchers".into(), codes(record));
@@ -261,6 +266,7 @@ async fn publish(
     let (spec, many) = body.to_spec(join_once)?;
     let now = state.now();
     let project = key.project;
+    let assets = asset_token::links(&state, project).await?;
     let (currency, record, customer) = state
         .store(move |store| {
             let currency = store.project(project)?.spec.currency;
@@ -270,7 +276,9 @@ async fn publish(
         })
         .await
         .map_err(publication_error)?;
-    Ok(Reply(created_json(&record, &customer, currency, many)))
+    Ok(Reply(created_json(
+        &record, &customer, currency, &assets, many,
+    )))
 }
 
 /// `POST /v1/publications[?join_once=true]`.

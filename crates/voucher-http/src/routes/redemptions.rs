@@ -19,6 +19,7 @@ use voucher_core::port::{
     RedemptionRecord, RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
 };
 
+use crate::asset_token::{self, AssetLinks};
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::lockout::{Checked, CodeOutcome};
@@ -80,6 +81,7 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
+    let assets = asset_token::links(state, project).await?;
     let metrics = std::sync::Arc::clone(state.metrics());
     let answer = checkout::prepare_then(
         state,
@@ -104,7 +106,7 @@ pub(crate) async fn legacy(
         }
     })?;
     Ok(Checked::new(
-        redemption_json(&record, project_record.spec.currency),
+        redemption_json(&record, project_record.spec.currency, &assets),
         CodeOutcome::Succeeded,
     ))
 }
@@ -118,6 +120,7 @@ pub(crate) async fn stacked(
 ) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
+    let assets = asset_token::links(state, project).await?;
     // A refusal names one code; when it is an unknown one, the lockout
     // counts every code of the request (the others' fate is not told).
     let codes = u32::try_from(request.redeemables.len()).unwrap_or(u32::MAX);
@@ -141,7 +144,10 @@ pub(crate) async fn stacked(
         0 => CodeOutcome::Succeeded,
         n => CodeOutcome::Unknown(n),
     };
-    Ok(Checked::new(stacked_json(&parent, currency), outcome))
+    Ok(Checked::new(
+        stacked_json(&parent, currency, &assets),
+        outcome,
+    ))
 }
 
 /// The store's redemption, counted in `redemptions_total` from the store's
@@ -162,7 +168,7 @@ async fn redeem(
         .await
 }
 
-fn stacked_json(parent: &RedemptionRecord, currency: Currency) -> Json_ {
+fn stacked_json(parent: &RedemptionRecord, currency: Currency, assets: &AssetLinks) -> Json_ {
     let (succeeded, failed): (Vec<_>, Vec<_>) = parent
         .children
         .iter()
@@ -183,7 +189,7 @@ fn stacked_json(parent: &RedemptionRecord, currency: Currency) -> Json_ {
         .collect();
     let children: Vec<Json_> = succeeded
         .iter()
-        .map(|c| redemption_json(c, currency))
+        .map(|c| redemption_json(c, currency, assets))
         .collect();
     let mut order = order_snapshot_json(&parent.order, currency);
     order["redemptions"] = json!({
@@ -196,7 +202,7 @@ fn stacked_json(parent: &RedemptionRecord, currency: Currency) -> Json_ {
     });
     json!({
         "redemptions": children,
-        "parent_redemption": redemption_json(parent, currency),
+        "parent_redemption": redemption_json(parent, currency, assets),
         "order": order,
         "inapplicable_redeemables": inapplicable,
         "skipped_redeemables": [],
@@ -220,9 +226,13 @@ fn customer_json(customer: Option<&(String, Option<String>)>) -> Json_ {
 
 /// A redemption (or a rollback read back as one: the wire's
 /// `redemption_rollback`).
-pub(crate) fn redemption_json(r: &RedemptionRecord, currency: Currency) -> Json_ {
+pub(crate) fn redemption_json(
+    r: &RedemptionRecord,
+    currency: Currency,
+    assets: &AssetLinks,
+) -> Json_ {
     if let RedemptionKind::Rollback { reason } = &r.kind {
-        return rollback_read_json(r, reason.as_deref(), currency);
+        return rollback_read_json(r, reason.as_deref(), currency, assets);
     }
     let is_parent = r.parent_id.is_none() && r.voucher_id.is_none() && r.code.is_none();
     let status = match r.state {
@@ -282,7 +292,7 @@ pub(crate) fn redemption_json(r: &RedemptionRecord, currency: Currency) -> Json_
         }
     }
     if let Some(voucher) = &r.voucher_after {
-        v.insert("voucher".into(), voucher_json(voucher, currency));
+        v.insert("voucher".into(), voucher_json(voucher, currency, assets));
         if checkout::gift_json(voucher, currency).is_some() {
             v.insert(
                 "gift".into(),
@@ -312,7 +322,7 @@ struct RollbackView<'a> {
     created_at: DateTime<Utc>,
 }
 
-fn rollback_view_json(r: &RollbackView<'_>, currency: Currency) -> Json_ {
+fn rollback_view_json(r: &RollbackView<'_>, currency: Currency, assets: &AssetLinks) -> Json_ {
     let credits = wire::to_wire(r.amount_minor, currency).saturating_neg();
     let mut v = json!({
         "id": r.id,
@@ -337,7 +347,7 @@ fn rollback_view_json(r: &RollbackView<'_>, currency: Currency) -> Json_ {
         v["related_object_id"] = json!(voucher.id);
     }
     if let Some(voucher) = r.voucher {
-        v["voucher"] = voucher_json(voucher, currency);
+        v["voucher"] = voucher_json(voucher, currency, assets);
         if checkout::gift_json(voucher, currency).is_some() {
             v["gift"] = json!({"amount": credits});
         }
@@ -346,7 +356,12 @@ fn rollback_view_json(r: &RollbackView<'_>, currency: Currency) -> Json_ {
 }
 
 /// A rollback read back through `GET /v1/redemptions/rr_...` or listed.
-fn rollback_read_json(r: &RedemptionRecord, reason: Option<&str>, currency: Currency) -> Json_ {
+fn rollback_read_json(
+    r: &RedemptionRecord,
+    reason: Option<&str>,
+    currency: Currency,
+    assets: &AssetLinks,
+) -> Json_ {
     rollback_view_json(
         &RollbackView {
             id: &r.id,
@@ -363,10 +378,16 @@ fn rollback_read_json(r: &RedemptionRecord, reason: Option<&str>, currency: Curr
             created_at: r.created_at,
         },
         currency,
+        assets,
     )
 }
 
-fn rollback_json(r: &RollbackRecord, request: &RollbackRequest, currency: Currency) -> Json_ {
+fn rollback_json(
+    r: &RollbackRecord,
+    request: &RollbackRequest,
+    currency: Currency,
+    assets: &AssetLinks,
+) -> Json_ {
     rollback_view_json(
         &RollbackView {
             id: &r.id,
@@ -383,6 +404,7 @@ fn rollback_json(r: &RollbackRecord, request: &RollbackRequest, currency: Curren
             created_at: r.created_at,
         },
         currency,
+        assets,
     )
 }
 
@@ -429,12 +451,13 @@ async fn rollback_one(
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let request = rollback_request(id, query, body, state.now())?;
     let sent = request.clone();
     let rollback = state
         .store(move |store| store.rollback(project, &sent))
         .await?;
-    Ok(Json(rollback_json(&rollback, &request, currency)))
+    Ok(Json(rollback_json(&rollback, &request, currency, &assets)))
 }
 
 async fn rollback_stack(
@@ -446,6 +469,7 @@ async fn rollback_stack(
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let lookup = id.clone();
     let redemption = state
         .store(move |store| store.redemption(project, &lookup))
@@ -464,13 +488,13 @@ async fn rollback_stack(
     let children: Vec<Json_> = parent
         .children
         .iter()
-        .map(|c| rollback_json(c, &request, currency))
+        .map(|c| rollback_json(c, &request, currency, &assets))
         .collect();
     let mut order = order_snapshot_json(&parent.order, currency);
     order["status"] = json!("CANCELED");
     Ok(Json(json!({
         "rollbacks": children,
-        "parent_rollback": rollback_json(&parent, &request, currency),
+        "parent_rollback": rollback_json(&parent, &request, currency, &assets),
         "order": order,
     })))
 }
@@ -482,10 +506,11 @@ async fn get_one(
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let record = state
         .store(move |store| store.redemption(project, &id))
         .await?;
-    Ok(Json(redemption_json(&record, currency)))
+    Ok(Json(redemption_json(&record, currency, &assets)))
 }
 
 /// The redemption list's query: the shared paging, dates and cursors, the
@@ -567,13 +592,14 @@ async fn list(
     let project = key.project;
     let query = params.to_query()?;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let page = state
         .store(move |store| store.redemptions(project, &query))
         .await?;
     let items = page
         .items
         .iter()
-        .map(|r| redemption_json(r, currency))
+        .map(|r| redemption_json(r, currency, &assets))
         .collect();
     let mut body = wire::old_list("redemptions", items, page.total);
     body["has_more"] = json!(page.has_more);
@@ -595,6 +621,7 @@ async fn voucher_entries(
 ) -> Result<Json<Json_>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let voucher = state
         .store(move |store| store.voucher(project, &code))
         .await?;
@@ -623,7 +650,7 @@ async fn voucher_entries(
             page.items
                 .iter()
                 .take(VOUCHER_ENTRIES_MAX - entries.len())
-                .map(|r| redemption_json(r, currency)),
+                .map(|r| redemption_json(r, currency, &assets)),
         );
         match page.next_cursor {
             Some(next) if page.has_more && entries.len() < VOUCHER_ENTRIES_MAX => {

@@ -24,6 +24,7 @@ use voucher_core::port::{
 };
 use voucher_core::voucher::{Activity, RedemptionQuantity};
 
+use crate::asset_token;
 use crate::auth::ServerKey;
 use crate::error::ApiError;
 use crate::render::{
@@ -296,12 +297,13 @@ async fn create(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let spec = body.spec(code, body.campaign_ref(), currency)?;
     let now = state.now();
     let voucher = state
         .store(move |store| store.create_voucher(project, &spec, now))
         .await?;
-    Ok(Json(voucher_json(&voucher, currency)))
+    Ok(Json(voucher_json(&voucher, currency, &assets)))
 }
 
 async fn create_generated(
@@ -329,10 +331,11 @@ async fn get_voucher(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let voucher = state
         .store(move |store| store.voucher(project, &code))
         .await?;
-    Ok(Json(voucher_json(&voucher, currency)))
+    Ok(Json(voucher_json(&voucher, currency, &assets)))
 }
 
 async fn update(
@@ -343,6 +346,7 @@ async fn update(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let lookup = code.clone();
     let current = state
         .store(move |store| store.voucher(project, &lookup))
@@ -353,7 +357,7 @@ async fn update(
     let voucher = state
         .store(move |store| store.update_voucher(project, &id, &patch, now))
         .await?;
-    Ok(Json(voucher_json(&voucher, currency)))
+    Ok(Json(voucher_json(&voucher, currency, &assets)))
 }
 
 async fn delete(
@@ -377,12 +381,13 @@ async fn set_active(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let now = state.now();
     let actor = key.key.app_id.clone();
     let voucher = state
         .store(move |store| store.set_voucher_active(project, &code, active, &actor, now))
         .await?;
-    Ok(Json(voucher_json(&voucher, currency)))
+    Ok(Json(voucher_json(&voucher, currency, &assets)))
 }
 
 async fn enable(
@@ -516,6 +521,7 @@ async fn list(
 ) -> Result<Json<JsonValue>, ApiError> {
     let project = key.project;
     let currency = project_currency(&state, project).await?;
+    let assets = asset_token::links(&state, project).await?;
     let filters = params.filters.unwrap_or_default();
     let mut ids = params.ids.map(IdList::into_vec).unwrap_or_default();
     if let Some(code) = params.code.filter(|c| !c.is_empty()) {
@@ -545,7 +551,7 @@ async fn list(
     let items = page
         .items
         .iter()
-        .map(|v| voucher_json(v, currency))
+        .map(|v| voucher_json(v, currency, &assets))
         .collect();
     Ok(Json(wire::old_list("vouchers", items, page.total)))
 }

@@ -4,6 +4,7 @@
 #[allow(dead_code)]
 mod support;
 
+mod assets;
 mod bad_requests;
 mod catalog;
 mod checkout;

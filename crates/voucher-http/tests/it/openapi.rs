@@ -23,8 +23,6 @@ const PENDING_ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/webhooks"),
     ("get", "/v1/webhooks/{id}"),
     ("delete", "/v1/webhooks/{id}"),
-    ("get", "/v1/assets/qr/{token}"),
-    ("get", "/v1/assets/barcode/{token}"),
 ];
 
 /// The methods a route is probed with (HEAD is GET's; the router has no

@@ -1,10 +1,10 @@
 //! Projects and keys: creation, duplicates, hashed secrets, revocation,
-//! and the typed errors of a bad database file.
+//! asset secrets, and the typed errors of a bad database file.
 
-use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectStore, StoreError};
+use voucher_core::port::{ClientPermission, KeyKind, KeySpec, ProjectId, ProjectStore, StoreError};
 use voucher_store_sqlite::{Options, SqliteStore};
 
-use crate::support::{fixture, t0};
+use crate::support::{fixture, other_project, t0};
 
 #[test]
 fn keys_authenticate_only_with_their_secret_until_revoked() {
@@ -37,6 +37,46 @@ fn keys_authenticate_only_with_their_secret_until_revoked() {
     drop(f.store);
     let bytes = std::fs::read(f.dir.path().join("voucher.db")).unwrap();
     assert!(!bytes.windows(6).any(|w| w == b"s3cret"));
+}
+
+#[test]
+fn the_asset_secret_is_the_first_candidate_for_good_and_per_project() {
+    let f = fixture();
+    let other = other_project(&f);
+    let first = f.store.asset_secret(f.project, [1; 32]).unwrap();
+    assert_eq!(first, [1; 32]);
+    assert_eq!(f.store.asset_secret(f.project, [2; 32]).unwrap(), [1; 32]);
+    assert_eq!(f.store.asset_secret(other, [3; 32]).unwrap(), [3; 32]);
+    assert!(matches!(
+        f.store.asset_secret(ProjectId(999), [4; 32]),
+        Err(StoreError::NotFound { .. })
+    ));
+    // It survives a restart.
+    let path = f.dir.path().join("voucher.db");
+    drop(f.store);
+    let store = SqliteStore::open(&path, Options::default()).unwrap();
+    assert_eq!(store.asset_secret(f.project, [5; 32]).unwrap(), [1; 32]);
+    assert_eq!(store.asset_secret(other, [6; 32]).unwrap(), [3; 32]);
+}
+
+#[test]
+fn racing_first_asset_secrets_agree() {
+    let f = fixture();
+    let secrets: Vec<[u8; 32]> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8u8)
+            .map(|i| {
+                let store = f.store.clone();
+                let project = f.project;
+                scope.spawn(move || store.asset_secret(project, [i; 32]).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(secrets.iter().all(|s| *s == secrets[0]), "{secrets:?}");
+    assert_eq!(
+        f.store.asset_secret(f.project, [9; 32]).unwrap(),
+        secrets[0]
+    );
 }
 
 #[test]

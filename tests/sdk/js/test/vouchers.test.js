@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { server, unique, refused, need, asyncActionDone, raw } = require('./env');
+const { server, unique, refused, need, asyncActionDone, raw, url } = require('./env');
 
 const sdk = server();
 const CODE = unique('P25');
@@ -70,6 +70,17 @@ describe('vouchers', () => {
     assert.equal(byCode.code, CODE);
     const byId = await sdk.vouchers.get(need(state.id, 'voucher id'));
     assert.equal(byId.code, CODE);
+  });
+
+  it('a voucher\'s assets: QR and barcode URLs under the server, no code in them, no key needed', async () => {
+    const { assets } = await sdk.vouchers.get(SPECIAL);
+    for (const kind of ['qr', 'barcode']) {
+      assert.equal(assets[kind].url, `${url}/v1/assets/${kind}/${assets[kind].id}`);
+      assert.ok(!assets[kind].url.includes(SPECIAL.split(' ')[0]), assets[kind].url);
+      const response = await fetch(assets[kind].url);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'image/png');
+    }
   });
 
   it('vouchers.get of an unknown code: 404 not_found', async () => {

@@ -49,6 +49,36 @@ fn preflight(path: &'static str, id: &str) -> Op {
         .error(503, "ServiceUnavailable")
 }
 
+/// A voucher image at `path` (`.../{token}`), linked from `voucher.assets`.
+fn asset(path: &'static str, id: &str, summary: &str) -> Op {
+    op("get", path, id, "assets", summary)
+        .public()
+        .describe(
+            "No key: the token (a voucher's `assets.qr.id` or `assets.barcode.id`) is signed, \
+             names the project and the voucher, and does not show the code. A forged token, \
+             one of the other image kind, or one of a deleted voucher is 404. Cached for a day \
+             as `immutable`.",
+        )
+        .query(
+            "format",
+            json!({"type": "string", "enum": ["png", "svg"], "default": "png"}),
+            "The image format (case ignored).",
+        )
+        .answer(
+            200,
+            "The image.",
+            json!({
+                "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+            }),
+        )
+        .error(400, "BadRequest")
+        .error(404, "NotFound")
+        .error(422, "ImageUnsupported")
+        .error(500, "InternalError")
+        .error(503, "ServiceUnavailable")
+}
+
 fn csv_or_multipart() -> Value {
     json!({
         "text/csv": {"schema": {"type": "string"}},
@@ -391,6 +421,18 @@ pub(super) fn operations() -> Vec<Op> {
         preflight("/client/v1/{rest}", "clientOtherPreflight")
             .describe("Any other path under `/client/v1` answers preflights the same way, and every other method with 404 `not_found`."),
     ];
+    ops.extend([
+        asset(
+            "/v1/assets/qr/{token}",
+            "getQrCode",
+            "A code as a QR code image",
+        ),
+        asset(
+            "/v1/assets/barcode/{token}",
+            "getBarcode",
+            "A code as a Code 128 barcode image",
+        ),
+    ]);
     ops.extend(voucher_item("/v1/vouchers/{code}", ""));
     ops.extend(voucher_item("/v1/vouchers/import", "Import"));
     ops.extend(voucher_item("/v1/vouchers/importCSV", "ImportCsv"));

@@ -1,5 +1,5 @@
 //! PENDING: operations whose routes other branches are adding (webhook
-//! endpoints; QR code and barcode images). They are in the document so that
+//! endpoints). They are in the document so that
 //! it is complete once those branches are merged; until then
 //! `PENDING_ROUTES` in `tests/it/openapi.rs` names them, and the test skips
 //! them in the check that every operation answers. When a route lands,
@@ -12,26 +12,6 @@ use super::{op, schema_ref, Op};
 
 /// The pending operations.
 pub(super) fn operations() -> Vec<Op> {
-    let asset = |path: &'static str, id: &str, summary: &str| {
-        op("get", path, id, "assets", summary)
-            .public()
-            .describe("No key: the signed token names the code and the project. Used as `voucher.assets` image URLs.")
-            .query(
-                "format",
-                json!({"type": "string", "enum": ["png", "svg"], "default": "png"}),
-                "The image format.",
-            )
-            .answer(
-                200,
-                "The image.",
-                json!({
-                    "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
-                    "image/svg+xml": {"schema": {"type": "string"}},
-                }),
-            )
-            .error(400, "BadRequest")
-            .error(404, "NotFound")
-    };
     let webhook = |method: &'static str, path: &'static str, id: &str, summary: &str| {
         let o = op(method, path, id, "webhooks", summary).server();
         let o = if method == "get" { o } else { o.idempotent() };
@@ -75,16 +55,6 @@ pub(super) fn operations() -> Vec<Op> {
             "Delete a webhook endpoint",
         )
         .empty(204, "Deleted."),
-        asset(
-            "/v1/assets/qr/{token}",
-            "getQrCode",
-            "A code as a QR code image",
-        ),
-        asset(
-            "/v1/assets/barcode/{token}",
-            "getBarcode",
-            "A code as a barcode image",
-        ),
     ]
 }
 

@@ -61,6 +61,15 @@ fn nullable(schema: Value) -> Value {
     json!({"oneOf": [schema, {"type": "null"}]})
 }
 
+/// A voucher image: its token and URL.
+fn asset_link() -> Value {
+    closed(
+        "An image of the code.",
+        &[("id", string()), ("url", string())],
+        &[],
+    )
+}
+
 /// A closed object: `required` fields are always there, `optional` ones
 /// sometimes, no other.
 fn closed(description: &str, required: &[(&str, Value)], optional: &[(&str, Value)]) -> Value {
@@ -350,7 +359,14 @@ pub(super) fn schemas() -> Map<String, Value> {
         ("active", boolean()),
         ("additional_info", string_or_null()),
         ("metadata", metadata()),
-        ("assets", json!({"type": "object"})),
+        (
+            "assets",
+            closed(
+                "The code's images, without a key: `id` is a signed token that does not show the code, `url` the image (`?format=png`, the default, or `svg`).",
+                &[("qr", asset_link()), ("barcode", asset_link())],
+                &[],
+            ),
+        ),
         ("is_referral_code", boolean()),
         ("created_at", timestamp()),
         ("updated_at", timestamp()),
