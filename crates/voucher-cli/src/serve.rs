@@ -218,6 +218,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         json_body_max: args.json_body_max,
         csv_body_max: args.csv_body_max,
         client_rate_limit: client_rate_limit(args)?,
+        ..Config::default()
     };
     let purger = store.clone();
     let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);

@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use voucher_core::port::{
     BulkStore, CampaignQueries, CampaignStore, CheckoutStore, CustomerStore, GiftStore,
     IdempotencyStore, MaintenanceStore, ProjectStore, PublicationStore, RuleStore, VoucherQueries,
-    VoucherStore,
+    VoucherStore, WebhookStore,
 };
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::rate_limit::{ClientLimiter, RateLimit};
+use crate::webhooks::WebhookConfig;
 
 /// Every store port the API needs, as one object-safe trait.
 pub trait Store:
@@ -30,6 +31,7 @@ pub trait Store:
     + IdempotencyStore
     + MaintenanceStore
     + BulkStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -50,6 +52,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + MaintenanceStore
         + BulkStore
+        + WebhookStore
         + Send
         + Sync
         + 'static
@@ -68,6 +71,8 @@ pub struct Config {
     pub csv_body_max: usize,
     /// Budget of each client IP on `/client/v1/...`; `None` = unlimited.
     pub client_rate_limit: Option<RateLimit>,
+    /// The webhook delivery worker's settings ([`crate::webhooks`]).
+    pub webhooks: WebhookConfig,
 }
 
 impl Config {
@@ -84,6 +89,7 @@ impl Default for Config {
             json_body_max: 1 << 20,
             csv_body_max: 10 << 20,
             client_rate_limit: Some(Config::default_client_rate_limit()),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

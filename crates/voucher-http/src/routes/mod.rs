@@ -15,6 +15,7 @@ pub mod redemptions;
 pub mod validation_rules;
 pub mod validations;
 pub mod vouchers;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -34,4 +35,5 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(publications::router())
         .merge(validation_rules::router())
+        .merge(webhooks::router())
 }
