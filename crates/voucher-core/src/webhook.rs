@@ -156,10 +156,21 @@ mod tests {
             delay_max: Duration::from_secs(60),
             attempts_max: 6,
         };
-        let delays: Vec<_> = (0..8).map(|n| policy.delay(n).map(|d| d.as_secs())).collect();
+        let delays: Vec<_> = (0..8)
+            .map(|n| policy.delay(n).map(|d| d.as_secs()))
+            .collect();
         assert_eq!(
             delays,
-            [None, Some(10), Some(20), Some(40), Some(60), Some(60), None, None]
+            [
+                None,
+                Some(10),
+                Some(20),
+                Some(40),
+                Some(60),
+                Some(60),
+                None,
+                None
+            ]
         );
         let huge = RetryPolicy {
             first_delay: Duration::from_secs(u64::MAX / 2),

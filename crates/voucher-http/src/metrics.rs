@@ -128,6 +128,11 @@ impl Metrics {
             webhook_backlog.clone(),
         );
         let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        // Every result from the start, at 0: a scraper sees the series
+        // before the first delivery.
+        for result in ["delivered", "retry", "given_up"] {
+            webhook_deliveries.get_or_create(&DeliveryLabels { result });
+        }
         registry.register(
             "webhook_deliveries",
             "Webhook delivery attempts, by result",

@@ -269,6 +269,9 @@ mod tests {
             sign("Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert_ne!(sign("Jefe", b"what do ya want for nothing!"), sign("Jefe", b"what do ya want for nothing?"));
+        assert_ne!(
+            sign("Jefe", b"what do ya want for nothing!"),
+            sign("Jefe", b"what do ya want for nothing?")
+        );
     }
 }

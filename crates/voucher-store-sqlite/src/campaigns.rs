@@ -13,11 +13,11 @@ use rand_chacha::ChaCha12Rng;
 use rusqlite::{params, Connection};
 use voucher_core::code_pattern::{Code, CodePattern};
 use voucher_core::limits::CODE_GENERATION_ATTEMPTS_MAX;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     BenefitSpec, CampaignRecord, CampaignSpec, CampaignStore, GenerationStatus, ProjectId,
     StoreError,
 };
-use voucher_core::port::EventObject;
 use voucher_core::value::Metadata;
 use voucher_core::voucher::{Activity, CampaignKind, RedemptionQuantity};
 use voucher_core::webhook::EventType;

@@ -44,6 +44,7 @@ use voucher_core::limits::{
     CODE_LENGTH_MAX, QUALIFICATION_CANDIDATES_MAX, REDEEMABLES_PER_REQUEST_MAX,
 };
 use voucher_core::order::Customer;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
     ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
@@ -55,7 +56,6 @@ use voucher_core::stacking::{
     self, ApplicationMode, EntryStatus, SkipReason, SortingRule, StackEntry, StackError,
     StackRedemption, StackValidation,
 };
-use voucher_core::port::EventObject;
 use voucher_core::voucher::Counters;
 use voucher_core::webhook::EventType;
 
@@ -2256,17 +2256,25 @@ fn redemption_event(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     match answer {
-        Answer::Redeemed(record) => {
-            webhooks::emit(conn, subscriptions, project, EventType::RedemptionSucceeded, now, || {
-                Ok(EventObject::Redemption(record.clone()))
-            })
-        }
-        Answer::Refused { failure_id, .. } => {
-            webhooks::emit(conn, subscriptions, project, EventType::RedemptionFailed, now, || {
+        Answer::Redeemed(record) => webhooks::emit(
+            conn,
+            subscriptions,
+            project,
+            EventType::RedemptionSucceeded,
+            now,
+            || Ok(EventObject::Redemption(record.clone())),
+        ),
+        Answer::Refused { failure_id, .. } => webhooks::emit(
+            conn,
+            subscriptions,
+            project,
+            EventType::RedemptionFailed,
+            now,
+            || {
                 let record = load_redemption(conn, project, RowKey::ExtId(failure_id))?;
                 Ok(EventObject::Redemption(Box::new(record)))
-            })
-        }
+            },
+        ),
     }
 }
 

@@ -14,11 +14,11 @@ use rust_decimal::Decimal;
 use voucher_core::decision::{Reason, Refusal};
 use voucher_core::ledger::{EntryKind, Ledger, LedgerError};
 use voucher_core::limits::ID_LEN_MAX;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     BalanceChange, BalanceRecord, BenefitSpec, GiftStore, LedgerRecord, ListQuery, Page, ProjectId,
     StoreError,
 };
-use voucher_core::port::EventObject;
 use voucher_core::value::{Metadata, Value as MetaValue};
 use voucher_core::webhook::EventType;
 

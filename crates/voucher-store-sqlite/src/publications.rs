@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use voucher_core::code_pattern::CodePattern;
 use voucher_core::limits::{ID_LEN_MAX, METADATA_KEYS_MAX};
 use voucher_core::port::EventObject;
-use voucher_core::webhook::EventType;
 use voucher_core::port::{
     CustomerSpec, JoinOnce, Page, ProjectId, PublicationQuery, PublicationRecord, PublicationSpec,
     PublicationStore, PublicationTarget, StoreError, VoucherSpec,
@@ -30,6 +29,7 @@ use voucher_core::port::{
 use voucher_core::validity::Validity;
 use voucher_core::value::Metadata;
 use voucher_core::voucher::{Activity, CampaignKind};
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{
     campaign_row, existing_voucher, insert_voucher, voucher_row, voucher_row_by_id, CampaignRow,

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use voucher_core::code_pattern::CodePattern;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     ProjectId, StoreError, VoucherPatch, VoucherRecord, VoucherSpec, VoucherStore,
 };
 use voucher_core::value::Metadata;
-use voucher_core::port::EventObject;
 use voucher_core::voucher::RedemptionQuantity;
 use voucher_core::webhook::EventType;
 

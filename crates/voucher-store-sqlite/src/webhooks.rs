@@ -165,7 +165,14 @@ pub(crate) fn emit(
 }
 
 fn webhook_from_row(r: &Row<'_>) -> rusqlite::Result<(String, i64, String, String, String, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn webhook_record(
@@ -201,7 +208,8 @@ fn invalid(message: impl Into<String>) -> StoreError {
 }
 
 fn event_type_of(name: &str) -> Result<EventType, StoreError> {
-    EventType::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown event type {name:?}")))
+    EventType::parse(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown event type {name:?}")))
 }
 
 /// Matches up to [`FAN_OUT_CHUNK`] new events with the endpoints that
@@ -229,7 +237,11 @@ fn fan_out(conn: &Connection, now: i64) -> Result<(), StoreError> {
             .store()?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .store()?;
         for row in rows {
@@ -263,7 +275,18 @@ fn fan_out(conn: &Connection, now: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-type DueRow = (i64, i64, String, String, String, String, i64, String, String, i64);
+type DueRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+);
 
 fn claim_in(
     conn: &Connection,

@@ -20,10 +20,10 @@ use crate::rules::RawRuleSet;
 use crate::stacking::{EntryStatus, StackingRules};
 use crate::validity::{IsoDuration, Validity};
 use crate::value::Metadata;
-use crate::webhook::EventType;
 use crate::voucher::{
     Activity, CampaignKind, CampaignLimits, CampaignType, Category, RedemptionQuantity,
 };
+use crate::webhook::EventType;
 
 /// A project's row id. Every record belongs to exactly one project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

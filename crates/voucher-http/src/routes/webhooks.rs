@@ -61,10 +61,7 @@ pub fn parse_spec(
     for name in events {
         let t = EventType::parse(name).ok_or_else(|| {
             let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-            format!(
-                "unknown event type {name:?}; known: {}",
-                known.join(", ")
-            )
+            format!("unknown event type {name:?}; known: {}", known.join(", "))
         })?;
         if !types.contains(&t) {
             types.push(t);
@@ -132,7 +129,8 @@ async fn create(
     key: ServerKey,
     JsonBody(body): JsonBody<WebhookBody>,
 ) -> Result<Json<Json_>, ApiError> {
-    let spec = parse_spec(&body.url, &body.events, body.secret).map_err(ApiError::invalid_payload)?;
+    let spec =
+        parse_spec(&body.url, &body.events, body.secret).map_err(ApiError::invalid_payload)?;
     let project = key.project;
     let now = state.now();
     let record = state
@@ -191,8 +189,18 @@ mod tests {
 
     #[test]
     fn specs() {
-        check("http://127.0.0.1:9/hook", &["redemption.succeeded"], None, true);
-        check("https://shop.example/h?x=1", &["voucher.created"], Some("s3cret"), true);
+        check(
+            "http://127.0.0.1:9/hook",
+            &["redemption.succeeded"],
+            None,
+            true,
+        );
+        check(
+            "https://shop.example/h?x=1",
+            &["voucher.created"],
+            Some("s3cret"),
+            true,
+        );
         check("ftp://shop.example/h", &["voucher.created"], None, false);
         check("shop.example/h", &["voucher.created"], None, false);
         check("http:///h", &["voucher.created"], None, false);

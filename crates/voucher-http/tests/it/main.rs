@@ -15,3 +15,4 @@ mod metrics;
 mod people;
 mod rate_limit;
 mod smoke;
+mod webhooks;
