@@ -131,7 +131,7 @@ impl Metrics {
         // Every result from the start, at 0: a scraper sees the series
         // before the first delivery.
         for result in ["delivered", "retry", "given_up"] {
-            webhook_deliveries.get_or_create(&DeliveryLabels { result });
+            let _ = webhook_deliveries.get_or_create(&DeliveryLabels { result });
         }
         registry.register(
             "webhook_deliveries",
