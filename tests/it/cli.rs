@@ -1264,3 +1264,60 @@ fn the_story_runs_against_a_server_with_url() {
     drop(server);
     fails(&["voucher", "show", "GC-50"], 4, "server_unreachable");
 }
+
+#[test]
+fn webhooks_are_added_listed_and_removed() {
+    let db = Db::new();
+    let added = db.json(&[
+        "webhooks",
+        "add",
+        "https://shop.example/hooks",
+        "--events",
+        "redemption.succeeded,voucher.created",
+        "--secret",
+        "s3cret",
+    ]);
+    let id = text(&added, "id");
+    assert!(id.starts_with("wh_"), "{added}");
+    assert_eq!(text(&added, "secret"), "s3cret");
+    assert_eq!(
+        added["events"],
+        serde_json::json!(["redemption.succeeded", "voucher.created"])
+    );
+    let generated = db.json(&[
+        "webhooks",
+        "add",
+        "http://127.0.0.1:9/h",
+        "--events",
+        "campaign.created",
+    ]);
+    assert_eq!(text(&generated, "secret").len(), 64, "{generated}");
+    let list = db.json(&["webhooks", "list"]);
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|w| w.get("secret").is_none()), "{list}");
+    assert!(db
+        .ok(&["webhooks", "list"])
+        .contains("https://shop.example/hooks"));
+    db.fails(
+        &["webhooks", "add", "ftp://x/", "--events", "voucher.created"],
+        2,
+        "invalid_payload",
+    );
+    db.fails(
+        &[
+            "webhooks",
+            "add",
+            "https://x/",
+            "--events",
+            "voucher.updated",
+        ],
+        2,
+        "invalid_payload",
+    );
+    db.ok(&["webhooks", "remove", &id]);
+    assert_eq!(db.json(&["webhooks", "list"]).as_array().unwrap().len(), 1);
+    let run = db.run(&["webhooks", "remove", &id]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.starts_with("error: not_found: "), "{run:?}");
+}
