@@ -275,6 +275,10 @@ fn fan_out(conn: &Connection, now: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// An attempt as listed: event id and type, number, time, status, error,
+/// duration.
+type AttemptRow = (String, String, i64, i64, Option<i64>, Option<String>, i64);
+
 type DueRow = (
     i64,
     i64,
@@ -526,7 +530,7 @@ impl WebhookStore for SqliteStore {
                 .ok_or_else(|| not_found(id))?;
             let (row, rowid) = row;
             let record = webhook_record(row)?;
-            let rows: Vec<(String, String, i64, i64, Option<i64>, Option<String>, i64)> = conn
+            let rows: Vec<AttemptRow> = conn
                 .prepare_cached(
                     "SELECT e.ext_id, e.type, a.attempt, a.attempted_at, a.status, a.error,
                             a.duration_ms
