@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// The window of --client-rate-limit: 10s, 500ms, 1m, 1h (a bare number is seconds).
     #[arg(long, env = "VOUCHER_CLIENT_RATE_WINDOW", default_value = "10s", value_parser = parse_window)]
     pub client_rate_window: Duration,
+    /// The wait before a failed webhook delivery's first retry (it doubles, up to 1h).
+    #[arg(long, env = "VOUCHER_WEBHOOK_RETRY_DELAY", default_value = "30s", value_parser = parse_window)]
+    pub webhook_retry_delay: Duration,
 }
 
 /// A window such as `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
@@ -214,12 +217,13 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     )?;
     let project = ensure_default_project(&store, &args.currency, &args.time_zone)?.id;
     ensure_keys(&store, project)?;
-    let config = Config {
+    let mut config = Config {
         json_body_max: args.json_body_max,
         csv_body_max: args.csv_body_max,
         client_rate_limit: client_rate_limit(args)?,
         ..Config::default()
     };
+    config.webhooks.retry.first_delay = args.webhook_retry_delay;
     let purger = store.clone();
     let state = AppState::new(Arc::new(store), Arc::new(Utc::now), config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
