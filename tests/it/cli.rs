@@ -1427,7 +1427,8 @@ fn serve_delivers_webhooks_retries_and_survives_a_restart() {
     let first = {
         let _server = Server::start_with(&db, &["--webhook-retry-delay", "2s"]);
         received.recv_timeout(wait).expect("a first attempt")
-        // Killed here, right after the failed attempt.
+        // Killed here, right after the failed attempt: if before the
+        // server logged it, its lease (16 s) runs out first.
     };
     assert_eq!(first.status, 500);
     assert!(first.signed, "{first:?}");
