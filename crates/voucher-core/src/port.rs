@@ -473,8 +473,9 @@ pub trait MaintenanceStore {
         query: &ListQuery,
     ) -> Result<Page<AuditRecord>, StoreError>;
     /// Purges what the retention policy allows (failed attempts of unknown
-    /// codes, idempotency records, delivered events older than their
-    /// retention); returns the rows removed.
+    /// codes, idempotency records, webhook events done (delivered to every
+    /// endpoint or given up) with their deliveries and attempts, each older
+    /// than its retention); returns the rows removed (an event counts one).
     fn purge(&self, retention: &Retention, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Writes a consistent copy of the database to `path` while the store
     /// keeps serving.

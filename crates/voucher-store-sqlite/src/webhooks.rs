@@ -621,6 +621,20 @@ impl WebhookStore for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        // An idle poll reads (two index probes) and leaves the writer alone.
+        let work = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE fanned_at IS NULL)
+                     OR EXISTS (SELECT 1 FROM webhook_deliveries
+                                WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?1)",
+            )
+            .store()?
+            .query_row([to_ms(now)], |r| r.get::<_, bool>(0))
+            .store()
+        })?;
+        if !work {
+            return Ok(Vec::new());
+        }
         self.write(move |conn| claim_in(conn, now, lease_until, limit))
     }
 

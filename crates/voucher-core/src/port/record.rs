@@ -986,7 +986,7 @@ pub struct Retention {
     pub unknown_code_failures: Duration,
     /// Idempotency records.
     pub idempotency: Duration,
-    /// Delivered webhook events.
+    /// Webhook events done (delivered, or given up).
     pub delivered_events: Duration,
 }
 
