@@ -8,6 +8,7 @@
 //!
 //!     cargo bench --bench store                 # every scenario, default sizes
 //!     cargo bench --bench store -- redeem       # one scenario
+//!     cargo bench --bench store -- webhooks     # the outbox's cost on redemptions
 //!     cargo bench --bench store -- rss 10000000 # peak RSS of export+import of N rows
 //!
 //! Figures go to docs/PERFORMANCE.md.
@@ -228,6 +229,57 @@ fn scenario_redeem() {
     );
 }
 
+/// The outbox's cost on the redemption path: the same durable redemptions
+/// with no webhook endpoint, with one that receives other events only, and
+/// with one that receives `redemption.succeeded` (one event row each).
+fn scenario_webhooks() {
+    use voucher_core::port::{WebhookSpec, WebhookStore};
+    use voucher_core::webhook::EventType;
+    let threads = 64;
+    let codes_n = 20_000;
+    println!("## webhook outbox on durable redemptions, {threads} redeemers, {codes_n} codes");
+    let dir = tempfile::tempdir().unwrap();
+    for (label, events) in [
+        ("no endpoint", None),
+        (
+            "an endpoint for other events",
+            Some(EventType::VoucherCreated),
+        ),
+        (
+            "an endpoint for redemption.succeeded",
+            Some(EventType::RedemptionSucceeded),
+        ),
+    ] {
+        let path = dir.path().join(format!("webhooks-{}.db", label.len()));
+        let (store, project) = open(&path, 256);
+        if let Some(event) = events {
+            let spec = WebhookSpec {
+                url: "http://127.0.0.1:9/hook".to_owned(),
+                events: vec![event],
+                secret: "s".to_owned(),
+            };
+            store.add_webhook(project, &spec, now()).unwrap();
+        }
+        let c = store
+            .create_campaign(
+                project,
+                &campaign("Bench", codes_n, RedemptionQuantity::Limited(1)),
+                now(),
+            )
+            .unwrap();
+        store
+            .generate_codes(project, &c.id, codes_n, 1, now())
+            .unwrap();
+        let codes = codes_of(&path);
+        let (rate, batch, cpu) = redeem_all(&store, project, &codes, threads);
+        println!(
+            "{label}: {rate:.0} redemptions/s (mean batch {batch:.1}, writer CPU {:.0} µs a redemption), backlog {}",
+            cpu.as_secs_f64() * 1e6,
+            store.webhook_backlog().unwrap()
+        );
+    }
+}
+
 fn scenario_codegen(n: u64) {
     println!("## generate and persist {n} unique codes");
     let dir = tempfile::tempdir().unwrap();
@@ -383,6 +435,7 @@ fn main() {
     let n = |default: u64| args.get(1).and_then(|v| v.parse().ok()).unwrap_or(default);
     match which {
         "redeem" => scenario_redeem(),
+        "webhooks" => scenario_webhooks(),
         "codegen" => scenario_codegen(n(1_000_000)),
         "csv" => scenario_csv(n(1_000_000)),
         "rss" => scenario_csv(n(10_000_000)),

@@ -24,6 +24,7 @@ mod remote;
 mod serve;
 mod session;
 mod voucher_cmd;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -114,6 +115,12 @@ enum Command {
     /// List, create and revoke API keys.
     #[command(subcommand, after_help = "Example:\n  voucher keys create --json")]
     Keys(admin::KeysCommand),
+    /// Add, list and remove webhook endpoints (the server delivers their events).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  voucher webhooks add https://shop.example/hooks --events redemption.succeeded,voucher.created"
+    )]
+    Webhooks(webhooks::WebhooksCommand),
     /// Copy the database to a file, safely while a server runs.
     #[command(after_help = "Example:\n  voucher --db shop.db backup shop-2027-04-01.db")]
     Backup(admin::BackupArgs),
@@ -179,6 +186,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             | Command::Projects(_)
             | Command::Keys(_)
             | Command::Backup(_)
+            | Command::Webhooks(_)
     );
     if let (Some(url), false) = (&global.url, file_only) {
         return remote::run(global, url, &cli.command);
@@ -196,6 +204,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Projects(command) => admin::projects(global, command),
         Command::Keys(command) => admin::keys(global, command),
         Command::Backup(args) => admin::backup(global, args),
+        Command::Webhooks(command) => webhooks::run(global, command),
         Command::Completions(args) => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(args.shell, &mut Cli::command(), "voucher", &mut out);

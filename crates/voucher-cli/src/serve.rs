@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// QR code and barcode URLs (default: http:// and the listen address).
     #[arg(long, env = "VOUCHER_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// The wait before a failed webhook delivery's first retry (it doubles, up to 1h).
+    #[arg(long, env = "VOUCHER_WEBHOOK_RETRY_DELAY", default_value = "30s", value_parser = parse_window)]
+    pub webhook_retry_delay: Duration,
 }
 
 /// An http(s) URL without query or fragment, its trailing `/` removed.
@@ -323,7 +326,9 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
         key_rate_limit: key_rate_limit(args)?,
         trusted_proxies: args.trusted_proxies.clone(),
         public_url: args.public_url.clone(),
+        ..Config::default()
     };
+    config.webhooks.retry.first_delay = args.webhook_retry_delay;
     let purger = store.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

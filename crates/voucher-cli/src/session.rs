@@ -21,7 +21,7 @@ pub struct Global {
     pub db: PathBuf,
     /// A running server (https://, or http:// locally) to work on instead of the file, with the server key
     /// in VOUCHER_APP_ID and VOUCHER_APP_TOKEN
-    /// (serve, projects, keys, backup and completions always work on the file).
+    /// (serve, projects, keys, backup, webhooks and completions always work on the file).
     #[arg(long, global = true, env = "VOUCHER_URL")]
     pub url: Option<String>,
     /// Print JSON for scripts (money as decimal strings: "10.00").

@@ -21,3 +21,4 @@ pub mod stacking;
 pub mod validity;
 pub mod value;
 pub mod voucher;
+pub mod webhook;

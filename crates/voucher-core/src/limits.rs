@@ -110,3 +110,14 @@ pub const CODE_CHAR_DRAWS_MAX: u32 = 64;
 /// exhausted. Below the occupancy limit a draw is taken with probability
 /// under 1%, so 100 draws all taken has probability under 10^-200.
 pub const CODE_GENERATION_ATTEMPTS_MAX: u32 = 100;
+
+/// Webhook endpoints per project.
+pub const WEBHOOKS_PER_PROJECT_MAX: usize = 20;
+/// Length of a webhook endpoint's URL.
+pub const WEBHOOK_URL_LEN_MAX: usize = 2048;
+/// Length of a webhook endpoint's signing secret.
+pub const WEBHOOK_SECRET_LEN_MAX: usize = 256;
+/// Deliveries the webhook worker takes at once (one claim).
+pub const WEBHOOK_CLAIM_MAX: usize = 64;
+/// Attempts listed with a webhook endpoint.
+pub const WEBHOOK_ATTEMPTS_LISTED_MAX: usize = 50;

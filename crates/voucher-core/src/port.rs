@@ -481,8 +481,9 @@ pub trait MaintenanceStore {
         query: &ListQuery,
     ) -> Result<Page<AuditRecord>, StoreError>;
     /// Purges what the retention policy allows (failed attempts of unknown
-    /// codes, idempotency records, delivered events older than their
-    /// retention); returns the rows removed.
+    /// codes, idempotency records, webhook events done (delivered to every
+    /// endpoint or given up) with their deliveries and attempts, each older
+    /// than its retention); returns the rows removed (an event counts one).
     fn purge(&self, retention: &Retention, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Writes a consistent copy of the database to `path` while the store
     /// keeps serving.
@@ -518,4 +519,68 @@ pub trait BulkStore {
         query: &RedemptionQuery,
         output: &mut dyn std::io::Write,
     ) -> Result<u64, StoreError>;
+}
+
+/// Webhook endpoints and the delivery of the events outbox.
+///
+/// The events themselves are written by the other ports' writes: an adapter
+/// MUST write an [`EventRecord`] in the same transaction as the change that
+/// caused it (a change that is rolled back leaves no event), and MAY skip
+/// it when no endpoint of the project receives its type. Each event is
+/// delivered once to every endpoint of its project that receives its type
+/// at the time it is first claimed.
+pub trait WebhookStore {
+    /// Adds an endpoint. MUST fail with `Invalid` (`invalid_payload`) past
+    /// [`crate::limits::WEBHOOKS_PER_PROJECT_MAX`] endpoints, and make
+    /// events of its types be written from the next write on.
+    fn add_webhook(
+        &self,
+        project: ProjectId,
+        spec: &WebhookSpec,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookRecord, StoreError>;
+    /// The project's endpoints, oldest first.
+    fn webhooks(&self, project: ProjectId) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// One endpoint and its latest attempts (newest first, at most
+    /// [`crate::limits::WEBHOOK_ATTEMPTS_LISTED_MAX`]). MUST fail with
+    /// `NotFound` for another project's id.
+    fn webhook(
+        &self,
+        project: ProjectId,
+        id: &str,
+    ) -> Result<(WebhookRecord, Vec<AttemptRecord>), StoreError>;
+    /// Removes an endpoint and its pending deliveries; events stop being
+    /// written for it. MUST fail with `NotFound` for another project's id.
+    fn remove_webhook(
+        &self,
+        project: ProjectId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Claims up to `limit` deliveries due at `now`, of every project,
+    /// oldest first: each is leased until `lease_until` (a worker that
+    /// stops before recording an attempt leaves it to be claimed again
+    /// then), so two claims never return the same delivery while it is
+    /// leased. Events not yet matched with endpoints are matched first.
+    fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Logs one attempt of a claimed delivery (started at `attempted_at`,
+    /// lasting `duration_ms`) and applies its outcome: delivered (done),
+    /// failed with a retry time (due again then) or failed without (given
+    /// up, done). An event whose deliveries are all done is done itself
+    /// (and purged after its retention).
+    fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempted_at: DateTime<Utc>,
+        duration_ms: u64,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), StoreError>;
+    /// Pending work of every project: deliveries not done, plus events not
+    /// yet matched with endpoints.
+    fn webhook_backlog(&self) -> Result<u64, StoreError>;
 }

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod render;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 pub mod wire;
 
 use std::future::Future;
@@ -114,16 +115,17 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes
-/// the requests in flight.
+/// the requests in flight. The webhook delivery worker runs alongside and
+/// stops with the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let server = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(shutdown);
+    webhooks::alongside(state, async move { server.await }).await
 }

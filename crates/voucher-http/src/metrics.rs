@@ -7,9 +7,13 @@
 //! raw path, and requests no route matched share the route `unmatched`.
 //! Redemptions are labelled by result and the refusal's stable reason key.
 //!
+//! Webhooks: `webhook_backlog` (deliveries pending, and events not yet
+//! matched with endpoints, as the delivery worker last saw them) and
+//! `webhook_deliveries_total{result}` (attempts: `delivered`, `retry`,
+//! `given_up`).
+//!
 //! Not here yet: the SQLite writer's batch sizes (its `WriterStats` are
-//! private to the store and would need a new port method) and the webhook
-//! backlog.
+//! private to the store and would need a new port method).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,9 +25,10 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use voucher_core::port::{RedemptionRecord, RedemptionResult, StoreError};
+use voucher_core::port::{AttemptOutcome, RedemptionRecord, RedemptionResult, StoreError};
 
 use crate::state::AppState;
 
@@ -58,6 +63,13 @@ struct RedemptionLabels {
     failure_code: &'static str,
 }
 
+/// Labels of `webhook_deliveries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    /// `delivered`, `retry` (failed, due again) or `given_up`.
+    result: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     // 0.5 ms to about 4 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 14))
@@ -69,6 +81,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     redemptions: Family<RedemptionLabels, Counter>,
+    webhook_backlog: Gauge,
+    webhook_deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -107,11 +121,30 @@ impl Metrics {
             "Redemption attempts (legacy and stacked), by the store's answer",
             redemptions.clone(),
         );
+        let webhook_backlog = Gauge::default();
+        registry.register(
+            "webhook_backlog",
+            "Webhook deliveries pending, and events not yet matched with endpoints",
+            webhook_backlog.clone(),
+        );
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        // Every result from the start, at 0: a scraper sees the series
+        // before the first delivery.
+        for result in ["delivered", "retry", "given_up"] {
+            let _ = webhook_deliveries.get_or_create(&DeliveryLabels { result });
+        }
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by result",
+            webhook_deliveries.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
             redemptions,
+            webhook_backlog,
+            webhook_deliveries,
         }
     }
 
@@ -138,6 +171,26 @@ impl Metrics {
             },
         };
         self.redemptions.get_or_create(&labels).inc();
+    }
+
+    /// Sets the webhook backlog, as the store counted it.
+    pub fn set_webhook_backlog(&self, backlog: u64) {
+        self.webhook_backlog
+            .set(i64::try_from(backlog).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one webhook delivery attempt.
+    pub fn count_webhook_delivery(&self, outcome: &AttemptOutcome) {
+        let result = match outcome {
+            AttemptOutcome::Delivered { .. } => "delivered",
+            AttemptOutcome::Failed {
+                retry_at: Some(_), ..
+            } => "retry",
+            AttemptOutcome::Failed { retry_at: None, .. } => "given_up",
+        };
+        self.webhook_deliveries
+            .get_or_create(&DeliveryLabels { result })
+            .inc();
     }
 
     /// The metrics as OpenMetrics text.
@@ -194,6 +247,11 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 
 /// `GET /metrics`.
 pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
+    // The backlog as of now (one count over partial indexes); if the store
+    // cannot say, the worker's last figure stays.
+    if let Ok(backlog) = state.store(|s| s.webhook_backlog()).await {
+        state.metrics().set_webhook_backlog(backlog);
+    }
     match state.metrics().encode() {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use voucher_core::port::{
     BulkStore, CampaignQueries, CampaignStore, CheckoutStore, CustomerStore, GiftStore,
     IdempotencyStore, MaintenanceStore, ProjectStore, PublicationStore, RuleStore, VoucherQueries,
-    VoucherStore,
+    VoucherStore, WebhookStore,
 };
 
 use crate::asset_token::AssetSecrets;
@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::lockout::{Lockout, LockoutPolicy};
 use crate::metrics::Metrics;
 use crate::rate_limit::{ClientLimiter, KeyLimiter, RateLimit};
+use crate::webhooks::WebhookConfig;
 
 /// Every store port the API needs, as one object-safe trait.
 pub trait Store:
@@ -33,6 +34,7 @@ pub trait Store:
     + IdempotencyStore
     + MaintenanceStore
     + BulkStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -53,6 +55,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + MaintenanceStore
         + BulkStore
+        + WebhookStore
         + Send
         + Sync
         + 'static
@@ -83,6 +86,8 @@ pub struct Config {
     pub key_rate_limit: Option<RateLimit>,
     /// The reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// The webhook delivery worker's settings ([`crate::webhooks`]).
+    pub webhooks: WebhookConfig,
 }
 
 impl Config {
@@ -103,6 +108,7 @@ impl Default for Config {
             lockout: Some(LockoutPolicy::default_policy()),
             key_rate_limit: None,
             trusted_proxies: TrustedProxies::none(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

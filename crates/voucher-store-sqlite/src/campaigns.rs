@@ -13,12 +13,14 @@ use rand_chacha::ChaCha12Rng;
 use rusqlite::{params, Connection};
 use voucher_core::code_pattern::{Code, CodePattern};
 use voucher_core::limits::CODE_GENERATION_ATTEMPTS_MAX;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     BenefitSpec, CampaignRecord, CampaignSpec, CampaignStore, GenerationStatus, ProjectId,
     StoreError,
 };
 use voucher_core::value::Metadata;
 use voucher_core::voucher::{Activity, CampaignKind, RedemptionQuantity};
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{
     audit, campaign_row, campaign_row_by_id, generation_text, insert_campaign,
@@ -27,6 +29,7 @@ use crate::catalog::{
 use crate::encode::{new_id, to_i64, to_json, to_ms};
 use crate::error::SqlResult;
 use crate::projects::load_project;
+use crate::webhooks::emit;
 use crate::SqliteStore;
 
 /// Codes inserted per writer job.
@@ -152,6 +155,7 @@ impl CampaignStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<CampaignRecord, StoreError> {
         let spec = spec.clone();
+        let subscriptions = self.subscriptions();
         self.write(move |conn| {
             let tz = load_project(conn, project)?.spec.time_zone;
             check_spec(&spec, 0, tz)?;
@@ -161,7 +165,16 @@ impl CampaignStore for SqliteStore {
             } else {
                 GenerationStatus::Done
             };
-            Ok(insert_campaign(conn, project, &spec, status, now)?.record)
+            let record = insert_campaign(conn, project, &spec, status, now)?.record;
+            emit(
+                conn,
+                &subscriptions,
+                project,
+                EventType::CampaignCreated,
+                now,
+                || Ok(EventObject::Campaign(Box::new(record.clone()))),
+            )?;
+            Ok(record)
         })
     }
 
@@ -326,6 +339,7 @@ impl CampaignStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<CampaignRecord, StoreError> {
         let (id_or_name, actor) = (id_or_name.to_owned(), actor.to_owned());
+        let subscriptions = self.subscriptions();
         self.write(move |conn| {
             let row = campaign_row(conn, project, &id_or_name)?;
             let mut spec = row.record.spec.clone();
@@ -350,7 +364,16 @@ impl CampaignStore for SqliteStore {
                 &Metadata::new(),
                 now,
             )?;
-            Ok(with_campaign_assignments(conn, campaign_row_by_id(conn, row.id)?)?.record)
+            let record = with_campaign_assignments(conn, campaign_row_by_id(conn, row.id)?)?.record;
+            let event = if active {
+                EventType::CampaignEnabled
+            } else {
+                EventType::CampaignDisabled
+            };
+            emit(conn, &subscriptions, project, event, now, || {
+                Ok(EventObject::Campaign(Box::new(record.clone())))
+            })?;
+            Ok(record)
         })
     }
 }

@@ -44,6 +44,7 @@ use voucher_core::limits::{
     CODE_LENGTH_MAX, QUALIFICATION_CANDIDATES_MAX, REDEEMABLES_PER_REQUEST_MAX,
 };
 use voucher_core::order::Customer;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
     ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
@@ -56,6 +57,7 @@ use voucher_core::stacking::{
     StackRedemption, StackValidation,
 };
 use voucher_core::voucher::Counters;
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{campaign_row, counters, decision_inputs, DecisionInputs};
 use crate::customers::{core_customer, find_customer, lookup_customer, merge, upsert_customer_row};
@@ -63,6 +65,7 @@ use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
 use crate::error::SqlResult;
 use crate::paging::Paging;
 use crate::projects::load_project;
+use crate::webhooks;
 use crate::SqliteStore;
 
 /// The row id of a new redemption or rollback (SQL): one above the highest
@@ -2244,6 +2247,37 @@ fn qualify_in(
     })
 }
 
+/// The webhook event of a redemption's answer, in its transaction.
+fn redemption_event(
+    conn: &Connection,
+    subscriptions: &webhooks::Subscriptions,
+    project: ProjectId,
+    answer: &Answer,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    match answer {
+        Answer::Redeemed(record) => webhooks::emit(
+            conn,
+            subscriptions,
+            project,
+            EventType::RedemptionSucceeded,
+            now,
+            || Ok(EventObject::Redemption(record.clone())),
+        ),
+        Answer::Refused { failure_id, .. } => webhooks::emit(
+            conn,
+            subscriptions,
+            project,
+            EventType::RedemptionFailed,
+            now,
+            || {
+                let record = load_redemption(conn, project, RowKey::ExtId(failure_id))?;
+                Ok(EventObject::Redemption(Box::new(record)))
+            },
+        ),
+    }
+}
+
 impl CheckoutStore for SqliteStore {
     fn validate(
         &self,
@@ -2265,7 +2299,12 @@ impl CheckoutStore for SqliteStore {
     ) -> Result<RedemptionRecord, StoreError> {
         check_shape(request)?;
         let request = request.clone();
-        match self.write(move |conn| redeem_in(conn, project, &request))? {
+        let subscriptions = self.subscriptions();
+        match self.write(move |conn| {
+            let answer = redeem_in(conn, project, &request)?;
+            redemption_event(conn, &subscriptions, project, &answer, request.now)?;
+            Ok(answer)
+        })? {
             Answer::Redeemed(record) => Ok(*record),
             Answer::Refused {
                 refusal,
@@ -2283,7 +2322,19 @@ impl CheckoutStore for SqliteStore {
         request: &RollbackRequest,
     ) -> Result<RollbackRecord, StoreError> {
         let request = request.clone();
-        self.write(move |conn| rollback_in(conn, project, &request))
+        let subscriptions = self.subscriptions();
+        self.write(move |conn| {
+            let record = rollback_in(conn, project, &request)?;
+            webhooks::emit(
+                conn,
+                &subscriptions,
+                project,
+                EventType::RedemptionRollbackSucceeded,
+                request.now,
+                || Ok(EventObject::Rollback(Box::new(record.clone()))),
+            )?;
+            Ok(record)
+        })
     }
 
     fn qualify(

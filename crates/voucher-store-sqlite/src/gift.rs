@@ -14,17 +14,20 @@ use rust_decimal::Decimal;
 use voucher_core::decision::{Reason, Refusal};
 use voucher_core::ledger::{EntryKind, Ledger, LedgerError};
 use voucher_core::limits::ID_LEN_MAX;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     BalanceChange, BalanceRecord, BenefitSpec, GiftStore, LedgerRecord, ListQuery, Page, ProjectId,
     StoreError,
 };
 use voucher_core::value::{Metadata, Value as MetaValue};
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{audit, existing_voucher, VoucherRow};
 use crate::encode::{from_ms, new_id, to_ms};
 use crate::error::SqlResult;
 use crate::listing::{Listing, Table};
 use crate::projects::load_project;
+use crate::webhooks::emit;
 use crate::SqliteStore;
 
 /// Longest reason of a balance change, in bytes.
@@ -269,7 +272,27 @@ impl GiftStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<BalanceRecord, StoreError> {
         let (code_or_id, change) = (code_or_id.to_owned(), change.clone());
-        self.write(move |conn| adjust(conn, project, &code_or_id, &change, now))
+        let subscriptions = self.subscriptions();
+        self.write(move |conn| {
+            let balance = adjust(conn, project, &code_or_id, &change, now)?;
+            if balance.amount_minor > 0 {
+                emit(
+                    conn,
+                    &subscriptions,
+                    project,
+                    EventType::VoucherGiftBalanceAdded,
+                    now,
+                    || {
+                        let voucher = existing_voucher(conn, project, &balance.voucher_id)?;
+                        Ok(EventObject::Balance {
+                            voucher: Box::new(voucher.record),
+                            balance: balance.clone(),
+                        })
+                    },
+                )?;
+            }
+            Ok(balance)
+        })
     }
 
     fn transactions(

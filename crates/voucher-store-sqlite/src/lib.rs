@@ -12,7 +12,9 @@
 //! - Reads go through a pool of separate connections and never wait for the
 //!   writer (WAL readers see the last committed state when they begin).
 //! - Another process may write the same file (`BEGIN IMMEDIATE` and a busy
-//!   timeout); nothing is cached across requests, so nothing served is stale.
+//!   timeout); nothing is cached across requests, so nothing served is stale
+//!   (the writer's cache of webhook subscriptions is checked against
+//!   `PRAGMA data_version`, which another process's commit changes).
 
 mod bulk;
 mod campaigns;
@@ -32,6 +34,7 @@ mod queries;
 mod rules;
 pub mod schema;
 mod vouchers;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -99,6 +102,8 @@ struct Inner {
     stats: Arc<WriterStats>,
     /// Validations per campaign, counted in memory ([`checkout`]).
     validations: checkout::ValidationCounts,
+    /// Which projects receive which events ([`webhooks`]).
+    subscriptions: Arc<webhooks::Subscriptions>,
 }
 
 /// Page cache per connection, in KiB. SQLite's default (2 MiB) thrashes as
@@ -188,8 +193,14 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 stats,
                 validations: checkout::ValidationCounts::default(),
+                subscriptions: Arc::default(),
             }),
         })
+    }
+
+    /// The cache of who receives which events, for write jobs ([`webhooks::emit`]).
+    pub(crate) fn subscriptions(&self) -> Arc<webhooks::Subscriptions> {
+        Arc::clone(&self.inner.subscriptions)
     }
 
     /// The database file.

@@ -21,6 +21,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use voucher_core::code_pattern::CodePattern;
 use voucher_core::limits::{ID_LEN_MAX, METADATA_KEYS_MAX};
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     CustomerSpec, JoinOnce, Page, ProjectId, PublicationQuery, PublicationRecord, PublicationSpec,
     PublicationStore, PublicationTarget, StoreError, VoucherSpec,
@@ -28,6 +29,7 @@ use voucher_core::port::{
 use voucher_core::validity::Validity;
 use voucher_core::value::Metadata;
 use voucher_core::voucher::{Activity, CampaignKind};
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{
     campaign_row, existing_voucher, insert_voucher, voucher_row, voucher_row_by_id, CampaignRow,
@@ -37,6 +39,7 @@ use crate::encode::{count, from_json, from_ms, new_id, os_seeded, to_json, to_ms
 use crate::error::{is_unique_violation, SqlResult};
 use crate::paging::Paging;
 use crate::projects::load_project;
+use crate::webhooks::{emit, Subscriptions};
 use crate::SqliteStore;
 
 /// Most codes one publication hands out.
@@ -266,6 +269,7 @@ fn no_voucher_suitable(campaign: &CampaignRow) -> StoreError {
 /// Publishes inside a write job.
 fn publish_in(
     conn: &Connection,
+    subscriptions: &Subscriptions,
     project: ProjectId,
     spec: &PublicationSpec,
     hash: &[u8],
@@ -379,7 +383,16 @@ fn publish_in(
         .execute(params![publication, voucher])
         .store()?;
     }
-    publication_record(conn, publication)
+    let record = publication_record(conn, publication)?;
+    emit(
+        conn,
+        subscriptions,
+        project.id,
+        EventType::PublicationSucceeded,
+        now,
+        || Ok(EventObject::Publication(Box::new(record.clone()))),
+    )?;
+    Ok(record)
 }
 
 impl PublicationStore for SqliteStore {
@@ -392,7 +405,8 @@ impl PublicationStore for SqliteStore {
         check_spec(spec)?;
         let hash = request_hash(spec)?;
         let spec = spec.clone();
-        self.write(move |conn| publish_in(conn, project, &spec, &hash, now))
+        let subscriptions = self.subscriptions();
+        self.write(move |conn| publish_in(conn, &subscriptions, project, &spec, &hash, now))
     }
 
     fn publications(

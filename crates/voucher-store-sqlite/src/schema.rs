@@ -352,8 +352,27 @@ CREATE TABLE audit_log (
 -- The audit log is listed by row id (paging.rs).
 CREATE INDEX audit_log_project ON audit_log(project_id);
 
+-- Webhook endpoints: where a project's events are POSTed, signed with
+-- the secret (kept in clear: it is the key of every signature). `events`
+-- is a JSON array of the event types' wire names.
+CREATE TABLE webhooks (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    ext_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (project_id, ext_id)
+) STRICT;
+
 -- The outbox of events (webhooks), written in the transaction that caused
--- them; delivered in the background.
+-- them (only for types an endpoint of the project receives); `data` is the
+-- core's `EventObject` as JSON. The delivery worker matches each new event
+-- with the endpoints that receive it (`fanned_at`, one delivery each), and
+-- the event is done (`delivered_at`) when each of its deliveries is
+-- delivered or given up; the retention purge removes done events with
+-- their deliveries and attempts.
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
@@ -361,10 +380,47 @@ CREATE TABLE events (
     type TEXT NOT NULL,
     data TEXT NOT NULL,
     created_at INTEGER NOT NULL,
+    fanned_at INTEGER,
     delivered_at INTEGER,
     UNIQUE (project_id, ext_id)
 ) STRICT;
-CREATE INDEX events_pending ON events(delivered_at, id);
+-- Partial: an event is in each only while it applies (new; done).
+CREATE INDEX events_new ON events(id) WHERE fanned_at IS NULL;
+CREATE INDEX events_done ON events(delivered_at) WHERE delivered_at IS NOT NULL;
+
+-- One event to one endpoint. Pending while `next_attempt_at` is set (a
+-- claimed delivery's is its lease); done when delivered or given up.
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    delivered_at INTEGER,
+    failed_at INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    UNIQUE (event_id, webhook_id)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at)
+    WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id);
+
+-- Every delivery attempt: when, the status or the error, how long.
+CREATE TABLE webhook_attempts (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    attempted_at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_attempts_webhook ON webhook_attempts(webhook_id, id);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id);
 "#;
 
 #[cfg(test)]

@@ -4,16 +4,19 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use voucher_core::code_pattern::CodePattern;
+use voucher_core::port::EventObject;
 use voucher_core::port::{
     ProjectId, StoreError, VoucherPatch, VoucherRecord, VoucherSpec, VoucherStore,
 };
 use voucher_core::value::Metadata;
 use voucher_core::voucher::RedemptionQuantity;
+use voucher_core::webhook::EventType;
 
 use crate::catalog::{audit, campaign_row, existing_voucher, insert_voucher, voucher_row_by_id};
 use crate::encode::{os_seeded, to_i64, to_json, to_ms};
 use crate::error::SqlResult;
 use crate::projects::load_project;
+use crate::webhooks::emit;
 use crate::SqliteStore;
 
 /// Attempts at a random code before giving up on a crowded pattern.
@@ -93,6 +96,7 @@ impl VoucherStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<VoucherRecord, StoreError> {
         let spec = spec.clone();
+        let subscriptions = self.subscriptions();
         self.write(move |conn| {
             let project = load_project(conn, project)?;
             let campaign = spec
@@ -129,7 +133,16 @@ impl VoucherStore for SqliteStore {
                     }
                 }
             };
-            Ok(voucher_row_by_id(conn, id)?.record)
+            let record = voucher_row_by_id(conn, id)?.record;
+            emit(
+                conn,
+                &subscriptions,
+                project.id,
+                EventType::VoucherCreated,
+                now,
+                || Ok(EventObject::Voucher(Box::new(record.clone()))),
+            )?;
+            Ok(record)
         })
     }
 
@@ -235,8 +248,17 @@ impl VoucherStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let code_or_id = code_or_id.to_owned();
+        let subscriptions = self.subscriptions();
         self.write(move |conn| {
             let row = existing_voucher(conn, project, &code_or_id)?;
+            emit(
+                conn,
+                &subscriptions,
+                project,
+                EventType::VoucherDeleted,
+                now,
+                || Ok(EventObject::Voucher(Box::new(row.record.clone()))),
+            )?;
             delete_voucher_rows(conn, row.id)?;
             if let Some(campaign) = row.campaign_id {
                 conn.prepare_cached(
@@ -267,6 +289,7 @@ impl VoucherStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<VoucherRecord, StoreError> {
         let (code_or_id, actor) = (code_or_id.to_owned(), actor.to_owned());
+        let subscriptions = self.subscriptions();
         self.write(move |conn| {
             let row = existing_voucher(conn, project, &code_or_id)?;
             conn.prepare_cached("UPDATE vouchers SET active = ?2, updated_at = ?3 WHERE id = ?1")
@@ -287,7 +310,16 @@ impl VoucherStore for SqliteStore {
                 &Metadata::new(),
                 now,
             )?;
-            Ok(voucher_row_by_id(conn, row.id)?.record)
+            let record = voucher_row_by_id(conn, row.id)?.record;
+            let event = if active {
+                EventType::VoucherEnabled
+            } else {
+                EventType::VoucherDisabled
+            };
+            emit(conn, &subscriptions, project, event, now, || {
+                Ok(EventObject::Voucher(Box::new(record.clone())))
+            })?;
+            Ok(record)
         })
     }
 }

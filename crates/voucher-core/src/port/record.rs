@@ -23,6 +23,7 @@ use crate::value::Metadata;
 use crate::voucher::{
     Activity, CampaignKind, CampaignLimits, CampaignType, Category, RedemptionQuantity,
 };
+use crate::webhook::EventType;
 
 /// A project's row id. Every record belongs to exactly one project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -985,7 +986,7 @@ pub struct Retention {
     pub unknown_code_failures: Duration,
     /// Idempotency records.
     pub idempotency: Duration,
-    /// Delivered webhook events.
+    /// Webhook events done (delivered, or given up).
     pub delivered_events: Duration,
 }
 
@@ -1069,4 +1070,122 @@ pub struct QualificationResult {
     pub total: u64,
     /// The order as given, before any code.
     pub order: OrderState,
+}
+
+/// A webhook endpoint as its author specifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    /// Where events are POSTed (`http` or `https`).
+    pub url: String,
+    /// The event types it receives (at least one, no repeats).
+    pub events: Vec<EventType>,
+    /// The HMAC-SHA256 key of the `x-voucherify-signature` header.
+    pub secret: String,
+}
+
+/// A stored webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// `wh_...`.
+    pub id: String,
+    /// The project whose events it receives.
+    pub project: ProjectId,
+    /// Its settings (the secret included: it signs every delivery).
+    pub spec: WebhookSpec,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an event carries: the record of the object it is about, as the
+/// store returned it to the caller of the change (rendered on the wire by
+/// the adapter that delivers it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventObject {
+    /// A redemption, successful or failed.
+    Redemption(Box<RedemptionRecord>),
+    /// A rollback.
+    Rollback(Box<RollbackRecord>),
+    /// A voucher (as it was just after the change; before, for a deletion).
+    Voucher(Box<VoucherRecord>),
+    /// A gift card's balance change, and the card after it.
+    Balance {
+        /// The card.
+        voucher: Box<VoucherRecord>,
+        /// The change.
+        balance: BalanceRecord,
+    },
+    /// A publication.
+    Publication(Box<PublicationRecord>),
+    /// A campaign.
+    Campaign(Box<CampaignRecord>),
+}
+
+/// An event of the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// `evt_...`.
+    pub id: String,
+    /// The project it happened in.
+    pub project: ProjectId,
+    /// What happened.
+    pub event_type: EventType,
+    /// What it happened to.
+    pub object: EventObject,
+    /// When (the instant of the change).
+    pub created_at: DateTime<Utc>,
+}
+
+/// One event to deliver to one endpoint, claimed by a delivery worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    /// The delivery's id (one per event and endpoint).
+    pub delivery_id: i64,
+    /// The endpoint's id (`wh_...`).
+    pub webhook_id: String,
+    /// Where to POST.
+    pub url: String,
+    /// The key of the signature.
+    pub secret: String,
+    /// The event.
+    pub event: EventRecord,
+    /// Attempts already made.
+    pub attempts: u32,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    /// The endpoint answered 2xx.
+    Delivered {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The endpoint answered otherwise, or could not be reached in time.
+    Failed {
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// What went wrong, in a few words.
+        error: String,
+        /// When to try again; `None`: give up.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// One logged delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The event's id (`evt_...`).
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: EventType,
+    /// The attempt's number for this delivery, from 1.
+    pub attempt: u32,
+    /// When it started.
+    pub attempted_at: DateTime<Utc>,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// What went wrong, if it failed.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
 }

@@ -183,7 +183,7 @@ fn template_json(template: &VoucherTemplate, currency: Currency) -> JsonValue {
 }
 
 /// The wire's campaign object (`object: "campaign"`).
-fn campaign_json(campaign: &CampaignRecord, currency: Currency) -> JsonValue {
+pub(crate) fn campaign_json(campaign: &CampaignRecord, currency: Currency) -> JsonValue {
     let spec = &campaign.spec;
     let mut object = Map::new();
     object.insert("id".into(), json!(campaign.id));

@@ -19,6 +19,7 @@ pub mod redemptions;
 pub mod validation_rules;
 pub mod validations;
 pub mod vouchers;
+pub mod webhooks;
 
 use std::convert::Infallible;
 
@@ -103,4 +104,5 @@ pub fn router() -> Routes {
         .merge(publications::router())
         .merge(validation_rules::router())
         .merge(assets::router())
+        .merge(webhooks::router())
 }

@@ -5,16 +5,16 @@
 //! The document is built here in Rust rather than kept as a file, so that
 //! the shared parts (keys, the `Idempotency-Key` header, the error
 //! answers, the path parameters) are written once: `operations.rs` lists
-//! every operation, `schemas.rs` the wire objects, `pending.rs` the routes
-//! other branches are adding, `docs.rs` renders the page. The test
+//! every operation, `schemas.rs` the wire objects, `webhooks.rs` the webhook
+//! endpoints, `docs.rs` renders the page. The test
 //! `tests/it/openapi.rs` checks it both ways against the router (every
 //! operation answers, every route is described, through
 //! [`crate::route_paths`]) and validates real answers against its schemas.
 
 mod docs;
 mod operations;
-mod pending;
 mod schemas;
+mod webhooks;
 
 use std::sync::LazyLock;
 
@@ -93,12 +93,12 @@ pub(crate) fn build() -> Value {
     let mut paths = Map::new();
     for op in operations::operations()
         .into_iter()
-        .chain(pending::operations())
+        .chain(webhooks::operations())
     {
         op.insert_into(&mut paths);
     }
     let mut schemas = schemas::schemas();
-    schemas.extend(pending::schemas());
+    schemas.extend(webhooks::schemas());
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -141,7 +141,7 @@ fn tags() -> Value {
         {"name": "async actions", "description": "Bulk jobs and their results."},
         {"name": "exports", "description": "CSV exports of vouchers and redemptions."},
         {"name": "client", "description": "The client-side endpoints, called from web pages."},
-        {"name": "webhooks", "description": "Webhook endpoints (pending: see the server's version)."},
+        {"name": "webhooks", "description": "Webhook endpoints: where the project's events are posted, signed."},
         {"name": "assets", "description": "QR codes and barcodes of codes, behind signed URLs."},
         {"name": "service", "description": "Health, metrics and this document."},
     ])

@@ -242,7 +242,7 @@ fn listed_voucher_json(voucher: &VoucherRecord, currency: Currency) -> Json {
 }
 
 /// One item of the publication list; its customer in the short form.
-fn listed_json(record: &PublicationRecord, currency: Currency) -> Json {
+pub(crate) fn listed_json(record: &PublicationRecord, currency: Currency) -> Json {
     let (id, source_id) = &record.customer;
     let customer = json!({"id": id, "source_id": source_id, "object": "customer"});
     let mut map = base_json(record, customer);

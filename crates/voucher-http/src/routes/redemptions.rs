@@ -408,6 +408,33 @@ fn rollback_json(
     )
 }
 
+/// A rollback as a webhook event carries it (the request's tracking id and
+/// metadata are not stored with it).
+pub(crate) fn rollback_event_json(
+    r: &RollbackRecord,
+    currency: Currency,
+    assets: &AssetLinks,
+) -> Json_ {
+    rollback_view_json(
+        &RollbackView {
+            id: &r.id,
+            redemption_id: &r.redemption_id,
+            reason: r.reason.as_deref(),
+            tracking_id: None,
+            metadata: json!({}),
+            amount_minor: r.amount_minor,
+            customer: r.customer.as_ref(),
+            order: &r.order,
+            channel: r.channel,
+            voucher: r.voucher_after.as_ref(),
+            parent: !r.children.is_empty(),
+            created_at: r.created_at,
+        },
+        currency,
+        assets,
+    )
+}
+
 /// `?reason=&tracking_id=` of a rollback (the JS and Python SDKs send them
 /// in the query).
 #[derive(Debug, Default, Deserialize)]

@@ -17,3 +17,4 @@ mod openapi;
 mod people;
 mod rate_limit;
 mod smoke;
+mod webhooks;

@@ -350,3 +350,177 @@ pub async fn send_raw(
         .unwrap();
     env.send(request).await
 }
+
+impl Env {
+    /// Another app state over this env's store and clock, with `config`
+    /// (for a background worker beside [`Env::app`]).
+    pub fn state(&self, config: Config) -> AppState {
+        let clock_now = Arc::clone(&self.now);
+        AppState::new(
+            Arc::new(self.store.clone()),
+            Arc::new(move || *clock_now.lock().unwrap()),
+            config,
+        )
+    }
+
+    /// An app state over a store opened anew on this env's database file,
+    /// with this env's clock: the server after a restart.
+    pub fn reopened(&self, config: Config) -> AppState {
+        let store = SqliteStore::open(self.store.path(), Options::default()).unwrap();
+        let clock_now = Arc::clone(&self.now);
+        AppState::new(
+            Arc::new(store),
+            Arc::new(move || *clock_now.lock().unwrap()),
+            config,
+        )
+    }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The body as JSON.
+    pub body: Value,
+    /// Whether `x-voucherify-signature` is the hex HMAC-SHA256 of the raw
+    /// body under the receiver's secret.
+    pub signed: bool,
+    /// The status answered.
+    pub status: u16,
+}
+
+/// A real HTTP server on 127.0.0.1 that records webhook deliveries and
+/// checks their signatures; it can fail the first requests (500), or hold
+/// every answer until released.
+#[derive(Clone)]
+pub struct Receiver {
+    /// Where it listens (`http://127.0.0.1:PORT/hook`).
+    pub url: String,
+    state: Arc<ReceiverState>,
+}
+
+struct ReceiverState {
+    secret: Mutex<String>,
+    received: Mutex<Vec<Received>>,
+    failures_left: Mutex<usize>,
+    hold: tokio::sync::watch::Receiver<bool>,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+impl Receiver {
+    /// Starts a receiver that answers 500 to the first `failures` requests;
+    /// when `hold`, no answer is sent until [`Receiver::release`].
+    pub async fn start(failures: usize, hold: bool) -> Receiver {
+        let (release, held) = tokio::sync::watch::channel(!hold);
+        let state = Arc::new(ReceiverState {
+            secret: Mutex::new(String::new()),
+            received: Mutex::new(Vec::new()),
+            failures_left: Mutex::new(failures),
+            hold: held,
+            release,
+        });
+        let handler_state = Arc::clone(&state);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let state = Arc::clone(&handler_state);
+                    async move { state.receive(&headers, &body).await }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, state }
+    }
+
+    /// Sets the secret signatures are checked with.
+    pub fn set_secret(&self, secret: &str) {
+        *self.state.secret.lock().unwrap() = secret.to_owned();
+    }
+
+    /// Lets held requests (and every later one) be answered.
+    pub fn release(&self) {
+        let _ = self.state.release.send(true);
+    }
+
+    /// Every request so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the requests received (panics after a
+    /// generous minute: a failure, not a timing assertion).
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        for _ in 0..6000 {
+            let received = self.received();
+            if done(&received) {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("never received {what}: {:#?}", self.received());
+    }
+}
+
+impl ReceiverState {
+    async fn receive(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> axum::http::StatusCode {
+        use hmac::Mac;
+        let signature = headers
+            .get("x-voucherify-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let secret = self.secret.lock().unwrap().clone();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let status = {
+            let mut left = self.failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                500
+            } else {
+                200
+            }
+        };
+        let json = serde_json::from_slice(body).unwrap_or(Value::Null);
+        self.received.lock().unwrap().push(Received {
+            body: json,
+            signed: !secret.is_empty() && signature == expected,
+            status,
+        });
+        let mut hold = self.hold.clone();
+        let _ = hold.wait_for(|released| *released).await;
+        axum::http::StatusCode::from_u16(status).unwrap()
+    }
+}
+
+/// Settings of a test's webhook worker: quick polls, retries after 1 s of
+/// the test's clock (which only the test moves).
+pub fn webhook_config() -> Config {
+    Config {
+        webhooks: voucher_http::webhooks::WebhookConfig {
+            poll_interval: std::time::Duration::from_millis(20),
+            timeout: std::time::Duration::from_secs(60),
+            concurrency: 4,
+            retry: voucher_core::webhook::RetryPolicy {
+                first_delay: std::time::Duration::from_secs(1),
+                delay_max: std::time::Duration::from_secs(4),
+                attempts_max: 3,
+            },
+        },
+        ..Config::default()
+    }
+}

@@ -16,3 +16,4 @@ mod queries;
 mod redemption_log;
 mod rules;
 mod support;
+mod webhooks;

@@ -1,16 +1,10 @@
-//! PENDING: operations whose routes other branches are adding (webhook
-//! endpoints). They are in the document so that
-//! it is complete once those branches are merged; until then
-//! `PENDING_ROUTES` in `tests/it/openapi.rs` names them, and the test skips
-//! them in the check that every operation answers. When a route lands,
-//! remove its line from `PENDING_ROUTES` (and, once the list is empty, this
-//! note); the operations can stay here or move to `operations.rs`.
+//! The webhook endpoints' operations and schemas (`routes/webhooks.rs`).
 
 use serde_json::{json, Map, Value};
 
 use super::{op, schema_ref, Op};
 
-/// The pending operations.
+/// The webhook endpoints' operations.
 pub(super) fn operations() -> Vec<Op> {
     let webhook = |method: &'static str, path: &'static str, id: &str, summary: &str| {
         let o = op(method, path, id, "webhooks", summary).server();
@@ -28,6 +22,7 @@ pub(super) fn operations() -> Vec<Op> {
             "createWebhook",
             "Create a webhook endpoint",
         )
+        .trailing_slash()
         .body("WebhookInput")
         .ok(
             200,
@@ -40,6 +35,7 @@ pub(super) fn operations() -> Vec<Op> {
             "listWebhooks",
             "List webhook endpoints",
         )
+        .trailing_slash()
         .ok(200, "The endpoints (without their secrets).", "WebhookList"),
         webhook(
             "get",
@@ -47,7 +43,11 @@ pub(super) fn operations() -> Vec<Op> {
             "getWebhook",
             "Get a webhook endpoint",
         )
-        .ok(200, "The endpoint (without its secret).", "Webhook"),
+        .ok(
+            200,
+            "The endpoint (without its secret), with its latest delivery `attempts`.",
+            "Webhook",
+        ),
         webhook(
             "delete",
             "/v1/webhooks/{id}",
@@ -58,7 +58,7 @@ pub(super) fn operations() -> Vec<Op> {
     ]
 }
 
-/// The pending schemas.
+/// The webhook endpoints' schemas.
 pub(super) fn schemas() -> Map<String, Value> {
     let mut s = Map::new();
     s.insert(
@@ -74,6 +74,24 @@ pub(super) fn schemas() -> Map<String, Value> {
                 "events": {"type": "array", "items": {"type": "string"}},
                 "secret": {"type": "string", "description": "Only in the answer to the creation."},
                 "created_at": {"type": "string", "format": "date-time"},
+                "attempts": {
+                    "type": "array",
+                    "description": "Only when one endpoint is read: its latest delivery attempts, newest first.",
+                    "items": {
+                        "type": "object",
+                        "required": ["event_id", "event_type", "attempt", "attempted_at", "result"],
+                        "properties": {
+                            "event_id": {"type": "string"},
+                            "event_type": {"type": "string"},
+                            "attempt": {"type": "integer"},
+                            "attempted_at": {"type": "string", "format": "date-time"},
+                            "status": {"type": ["integer", "null"], "description": "The receiver's HTTP status."},
+                            "error": {"type": ["string", "null"]},
+                            "duration_ms": {"type": ["integer", "null"]},
+                            "result": {"type": "string", "enum": ["DELIVERED", "FAILED"]},
+                        },
+                    },
+                },
             },
         }),
     );
@@ -86,6 +104,7 @@ pub(super) fn schemas() -> Map<String, Value> {
             "properties": {
                 "url": {"type": "string", "format": "uri"},
                 "events": {"type": "array", "items": {"type": "string"}},
+                "secret": {"type": "string", "description": "The signing secret; generated when absent."},
             },
         }),
     );
