@@ -111,12 +111,12 @@ impl AppState {
     /// A state over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Clock, config: Config) -> AppState {
         AppState {
+            metrics: Arc::new(Metrics::with_store(Arc::clone(&store))),
             store,
             clock,
             client_limiter: config
                 .client_rate_limit
                 .map(|limit| Arc::new(ClientLimiter::new(limit))),
-            metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
         }
     }

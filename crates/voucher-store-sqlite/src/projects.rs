@@ -186,9 +186,9 @@ impl ProjectStore for SqliteStore {
             Ok(KeyRecord {
                 project: spec.project,
                 kind: spec.kind,
-                app_id: spec.app_id,
-                origins: spec.origins,
-                permissions: spec.permissions,
+                app_id: spec.app_id.clone(),
+                origins: spec.origins.clone(),
+                permissions: spec.permissions.clone(),
                 created_at: from_ms(to_ms(now))?,
                 revoked_at: None,
             })
@@ -242,7 +242,7 @@ impl ProjectStore for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::NotFound {
                     resource: "key",
-                    id: app_id,
+                    id: app_id.clone(),
                 });
             }
             Ok(())
