@@ -392,7 +392,7 @@ fn main() {
     match which {
         "redeem" => scenario_redeem(&[1, 256]),
         // One side alone, for a profiler: `redeem-side 256`.
-        "redeem-side" => scenario_redeem(&[n(256) as usize]),
+        "redeem-side" => scenario_redeem(&[usize::try_from(n(256)).unwrap_or(256)]),
         "codegen" => scenario_codegen(n(1_000_000)),
         "csv" => scenario_csv(n(1_000_000)),
         "rss" => scenario_csv(n(10_000_000)),

@@ -40,11 +40,12 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("decoding JSON: {e}")))
 }
 
+/// Decoded values of one type, by their exact text.
+type Decoded = HashMap<Box<str>, Box<dyn Any>>;
+
 thread_local! {
-    /// What [`from_json_cached`] decoded on this thread: by type, then by
-    /// the exact text.
-    static DECODED: RefCell<HashMap<TypeId, HashMap<Box<str>, Box<dyn Any>>>> =
-        RefCell::new(HashMap::new());
+    /// What [`from_json_cached`] decoded on this thread, by type.
+    static DECODED: RefCell<HashMap<TypeId, Decoded>> = RefCell::new(HashMap::new());
 }
 
 /// Texts of one type [`from_json_cached`] keeps per thread; past it, it
@@ -155,8 +156,8 @@ mod tests {
             (a, b, c, d),
             (vec![1, 2], vec![1, 2], vec![1, 3], vec!["x".to_owned()])
         );
-        for i in 0..(DECODED_MAX as u32 * 2) {
-            let v: Vec<u32> = from_json_cached(&format!("[{i}]")).unwrap();
+        for i in 0..DECODED_MAX * 2 {
+            let v: Vec<usize> = from_json_cached(&format!("[{i}]")).unwrap();
             assert_eq!(v, [i]);
         }
         assert!(matches!(
