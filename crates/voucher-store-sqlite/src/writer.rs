@@ -71,10 +71,12 @@ impl Job {
 }
 
 /// How long the writer waits for more jobs when fewer are queued than half
-/// its last batch: under load, the callers its last commit answered come
-/// back within microseconds, and one commit for them all costs less than
-/// the wait. Never waited with `batch_max = 1`, nor when the last batch was
-/// of one or two jobs.
+/// its last batch: under load, the callers its last commit answered are on
+/// their way back, and one commit for more of them saves a commit's fixed
+/// cost (its fsync above all). At most one wait a batch; never with
+/// `batch_max = 1`, nor when the last batch was of one or two jobs. Its
+/// effect was not measured apart from the other changes of the same commit
+/// (see docs/PERFORMANCE.md).
 const GATHER_WAIT: Duration = Duration::from_micros(200);
 
 /// Callers to answer, with their answers.
