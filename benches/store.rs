@@ -9,6 +9,7 @@
 //!     cargo bench --bench store                 # every scenario, default sizes
 //!     cargo bench --bench store -- redeem       # one scenario
 //!     cargo bench --bench store -- webhooks     # the outbox's cost on redemptions
+//!     cargo bench --bench store -- redeem-side 256 # one side of it, to profile
 //!     cargo bench --bench store -- rss 10000000 # peak RSS of export+import of N rows
 //!
 //! Figures go to docs/PERFORMANCE.md.
@@ -192,7 +193,9 @@ fn fsync_latency(dir: &Path) -> Duration {
     started.elapsed() / rounds
 }
 
-fn scenario_redeem() {
+/// `sides`: the `batch_max` of each side to run (both by default; one
+/// alone to profile it).
+fn scenario_redeem(sides: &[usize]) {
     let threads = 64;
     let codes_n = 20_000;
     println!("## durable redemptions, {threads} concurrent redeemers, {codes_n} unique codes");
@@ -203,6 +206,9 @@ fn scenario_redeem() {
     );
     let mut results = Vec::new();
     for (label, batch_max) in [("one commit per redemption", 1), ("group commit", 256)] {
+        if !sides.contains(&batch_max) {
+            continue;
+        }
         let path = dir.path().join(format!("redeem-{batch_max}.db"));
         let (store, project) = open(&path, batch_max);
         let c = store
@@ -223,10 +229,12 @@ fn scenario_redeem() {
         );
         results.push(rate);
     }
-    println!(
-        "group commit / one commit per redemption: {:.1}x",
-        results[1] / results[0]
-    );
+    if let [one, group] = results[..] {
+        println!(
+            "group commit / one commit per redemption: {:.1}x",
+            group / one
+        );
+    }
 }
 
 /// The outbox's cost on the redemption path: the same durable redemptions
@@ -434,13 +442,15 @@ fn main() {
     let which = args.first().map(String::as_str).unwrap_or("all");
     let n = |default: u64| args.get(1).and_then(|v| v.parse().ok()).unwrap_or(default);
     match which {
-        "redeem" => scenario_redeem(),
+        "redeem" => scenario_redeem(&[1, 256]),
+        // One side alone, for a profiler: `redeem-side 256`.
+        "redeem-side" => scenario_redeem(&[usize::try_from(n(256)).unwrap_or(256)]),
         "webhooks" => scenario_webhooks(),
         "codegen" => scenario_codegen(n(1_000_000)),
         "csv" => scenario_csv(n(1_000_000)),
         "rss" => scenario_csv(n(10_000_000)),
         _ => {
-            scenario_redeem();
+            scenario_redeem(&[1, 256]);
             scenario_codegen(1_000_000);
             scenario_csv(1_000_000);
         }

@@ -488,6 +488,10 @@ pub trait MaintenanceStore {
     /// Writes a consistent copy of the database to `path` while the store
     /// keeps serving.
     fn backup(&self, path: &std::path::Path) -> Result<(), StoreError>;
+    /// The sizes of the write batches so far, if the store batches writes.
+    fn write_batches(&self) -> Option<BatchSizes> {
+        None
+    }
 }
 
 /// Bulk work, streaming in bounded memory.

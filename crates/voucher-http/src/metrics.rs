@@ -12,8 +12,8 @@
 //! `webhook_deliveries_total{result}` (attempts: `delivered`, `retry`,
 //! `given_up`).
 //!
-//! Not here yet: the SQLite writer's batch sizes (its `WriterStats` are
-//! private to the store and would need a new port method).
+//! The store's write batches (`writer_batch_size`: how many writes shared
+//! one commit) are read from the store at each scrape.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,15 +22,20 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use voucher_core::port::{AttemptOutcome, RedemptionRecord, RedemptionResult, StoreError};
+use voucher_core::port::{
+    AttemptOutcome, BatchSizes, RedemptionRecord, RedemptionResult, StoreError,
+};
 
-use crate::state::AppState;
+use crate::state::{AppState, Store};
 
 /// The content type of the OpenMetrics text that `prometheus-client` writes.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -148,6 +153,16 @@ impl Metrics {
         }
     }
 
+    /// Empty metrics, registered, with `writer_batch_size` read from
+    /// `store` at each scrape (nothing when the store does not batch).
+    pub fn with_store(store: Arc<dyn Store>) -> Metrics {
+        let mut metrics = Metrics::new();
+        metrics
+            .registry
+            .register_collector(Box::new(WriteBatches(store)));
+        metrics
+    }
+
     /// Counts one answer of `RedemptionStore::redeem`.
     pub fn count_redemption(&self, answer: &Result<RedemptionRecord, StoreError>) {
         let labels = match answer {
@@ -198,6 +213,39 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
+    }
+}
+
+/// `writer_batch_size`: a histogram of the store's write batches by size
+/// (buckets 1, 2, 4, ... 256), built from the store's counts at a scrape.
+struct WriteBatches(Arc<dyn Store>);
+
+impl std::fmt::Debug for WriteBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBatches").finish_non_exhaustive()
+    }
+}
+
+impl Collector for WriteBatches {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let Some(sizes) = self.0.write_batches() else {
+            return Ok(());
+        };
+        // Per bucket, not cumulative: the encoder adds them up.
+        let mut buckets: Vec<(f64, u64)> = BatchSizes::BOUNDS
+            .iter()
+            .zip(sizes.counts)
+            .map(|(&bound, count)| (bound as f64, count))
+            .collect();
+        buckets.push((f64::MAX, sizes.over));
+        encoder
+            .encode_descriptor(
+                "writer_batch_size",
+                "Writes committed together by the store's writer, per batch",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(sizes.writes as f64, sizes.batches, &buckets, None)
     }
 }
 

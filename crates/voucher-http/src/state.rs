@@ -139,6 +139,7 @@ impl AppState {
     /// A state over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Clock, config: Config) -> AppState {
         AppState {
+            metrics: Arc::new(Metrics::with_store(Arc::clone(&store))),
             store,
             clock,
             client_limiter: config
@@ -148,7 +149,6 @@ impl AppState {
                 .key_rate_limit
                 .map(|limit| Arc::new(KeyLimiter::new(limit))),
             lockout: config.lockout.map(|policy| Arc::new(Lockout::new(policy))),
-            metrics: Arc::new(Metrics::new()),
             asset_secrets: Arc::new(AssetSecrets::default()),
             config: Arc::new(config),
         }

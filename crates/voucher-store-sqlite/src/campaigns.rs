@@ -276,7 +276,7 @@ impl CampaignStore for SqliteStore {
                 Err(e) if crate::error::is_unique_violation(&e) => {
                     return Err(StoreError::Duplicate {
                         resource: "campaign",
-                        id: spec.name,
+                        id: spec.name.clone(),
                     })
                 }
                 other => other.store()?,

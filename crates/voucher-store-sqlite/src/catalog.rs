@@ -3,6 +3,8 @@
 //! Every function runs inside a transaction its caller opened (the writer's
 //! or a reader's), so what it reads is one consistent snapshot.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -19,7 +21,9 @@ use voucher_core::voucher::{
     Activity, Benefit, Campaign, CampaignKind, CampaignType, Counters, RedemptionQuantity, Voucher,
 };
 
-use crate::encode::{count, from_json, from_ms, new_id, opt_from_ms, to_i64, to_json, to_ms};
+use crate::encode::{
+    count, from_json, from_json_cached, from_ms, new_id, opt_from_ms, to_i64, to_json, to_ms,
+};
 use crate::error::{is_unique_violation, SqlResult};
 
 /// A campaign row: its integer id beside the record.
@@ -65,7 +69,7 @@ pub(crate) fn campaign_from_row(
     let created_at: i64 = row.get(7)?;
     let updated_at: i64 = row.get(8)?;
     Ok((|| {
-        let mut spec: CampaignSpec = from_json(&spec)?;
+        let mut spec: CampaignSpec = from_json_cached(&spec)?;
         // The columns are authoritative for what has its own column.
         spec.name = name;
         spec.activity = Activity::from_active(active);
@@ -111,14 +115,14 @@ pub(crate) fn campaign_row(
 
 /// The campaign with this row id.
 pub(crate) fn campaign_row_by_id(conn: &Connection, id: i64) -> Result<CampaignRow, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?1"
-    ))
-    .store()?
-    .query_row([id], campaign_from_row)
-    .optional()
-    .store()?
-    .ok_or_else(|| StoreError::Corrupt(format!("campaign row {id} is missing")))?
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?1"));
+    conn.prepare_cached(&SQL)
+        .store()?
+        .query_row([id], campaign_from_row)
+        .optional()
+        .store()?
+        .ok_or_else(|| StoreError::Corrupt(format!("campaign row {id} is missing")))?
 }
 
 /// The column text of a campaign kind.
@@ -229,7 +233,9 @@ pub(crate) fn voucher_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Voucher
     let updated_at: i64 = row.get(22)?;
     Ok((|| {
         let benefit = match (kind.as_str(), discount, gift_amount) {
-            ("DISCOUNT_VOUCHER", Some(discount), _) => BenefitSpec::Discount(from_json(&discount)?),
+            ("DISCOUNT_VOUCHER", Some(discount), _) => {
+                BenefitSpec::Discount(from_json_cached(&discount)?)
+            }
             ("GIFT_VOUCHER", _, Some(amount_minor)) => BenefitSpec::Gift { amount_minor },
             (other, _, _) => {
                 return Err(StoreError::Corrupt(format!(
@@ -298,11 +304,14 @@ pub(crate) fn voucher_row(
     project: ProjectId,
     code_or_id: &str,
 ) -> Result<Option<VoucherRow>, StoreError> {
-    for column in ["v.code", "v.ext_id"] {
+    // Built once: formatting them anew cost a redemption an allocation each.
+    static BY: LazyLock<[String; 2]> = LazyLock::new(|| {
+        ["v.code", "v.ext_id"]
+            .map(|column| format!("{VOUCHER_SELECT} WHERE v.project_id = ?1 AND {column} = ?2"))
+    });
+    for sql in BY.iter() {
         let found = conn
-            .prepare_cached(&format!(
-                "{VOUCHER_SELECT} WHERE v.project_id = ?1 AND {column} = ?2"
-            ))
+            .prepare_cached(sql)
             .store()?
             .query_row(params![project.0, code_or_id], voucher_from_row)
             .optional()
@@ -398,7 +407,7 @@ pub(crate) fn assigned_rules(
             row.get::<_, String>(0)
         })
         .store()?;
-    rows.map(|text| from_json::<RuleSet>(&text.store()?))
+    rows.map(|text| from_json_cached::<RuleSet>(&text.store()?))
         .collect()
 }
 

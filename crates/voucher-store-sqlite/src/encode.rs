@@ -3,7 +3,9 @@
 //! prefixes. Everything read back is checked: a value that does not decode
 //! is [`StoreError::Corrupt`], never a panic.
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
@@ -36,6 +38,51 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreE
 /// JSON text as a value; a column that does not decode is corrupt.
 pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("decoding JSON: {e}")))
+}
+
+/// Decoded values of one type, by their exact text.
+type Decoded = HashMap<Box<str>, Box<dyn Any>>;
+
+thread_local! {
+    /// What [`from_json_cached`] decoded on this thread, by type.
+    static DECODED: RefCell<HashMap<TypeId, Decoded>> = RefCell::new(HashMap::new());
+}
+
+/// Texts of one type [`from_json_cached`] keeps per thread; past it, it
+/// starts again from none.
+const DECODED_MAX: usize = 64;
+
+/// Like [`from_json`], for the specs every redemption reads (a campaign's
+/// spec, its codes' discount, rule sets, a project's stacking): a copy of
+/// what this thread last decoded from the same text. They change rarely,
+/// and decoding them cost more than the SQL that reads them. The text is
+/// still read in each transaction, so nothing returned is stale: a changed
+/// text is decoded anew.
+pub(crate) fn from_json_cached<T>(text: &str) -> Result<T, StoreError>
+where
+    T: DeserializeOwned + Clone + 'static,
+{
+    let hit = DECODED.with(|decoded| {
+        decoded
+            .borrow()
+            .get(&TypeId::of::<T>())
+            .and_then(|texts| texts.get(text))
+            .and_then(|value| value.downcast_ref::<T>())
+            .cloned()
+    });
+    if let Some(value) = hit {
+        return Ok(value);
+    }
+    let value: T = from_json(text)?;
+    DECODED.with(|decoded| {
+        let mut decoded = decoded.borrow_mut();
+        let texts = decoded.entry(TypeId::of::<T>()).or_default();
+        if texts.len() >= DECODED_MAX {
+            texts.clear();
+        }
+        texts.insert(text.into(), Box::new(value.clone()));
+    });
+    Ok(value)
 }
 
 /// A non-negative count column as `u64`.
@@ -97,6 +144,26 @@ mod tests {
         let b = new_id("v_");
         assert!(a.starts_with("v_") && a.len() == 29, "{a}");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn cached_decoding_follows_the_text() {
+        let a: Vec<u32> = from_json_cached("[1,2]").unwrap();
+        let b: Vec<u32> = from_json_cached("[1,2]").unwrap();
+        let c: Vec<u32> = from_json_cached("[1,3]").unwrap();
+        let d: Vec<String> = from_json_cached(r#"["x"]"#).unwrap();
+        assert_eq!(
+            (a, b, c, d),
+            (vec![1, 2], vec![1, 2], vec![1, 3], vec!["x".to_owned()])
+        );
+        for i in 0..DECODED_MAX * 2 {
+            let v: Vec<usize> = from_json_cached(&format!("[{i}]")).unwrap();
+            assert_eq!(v, [i]);
+        }
+        assert!(matches!(
+            from_json_cached::<Vec<u32>>("[1,"),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl IdempotencyStore for SqliteStore {
                 // does not hold this claim.
                 return Err(StoreError::NotFound {
                     resource: "idempotency_claim",
-                    id: key.key,
+                    id: key.key.clone(),
                 });
             }
             Ok(())

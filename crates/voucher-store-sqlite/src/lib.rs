@@ -209,10 +209,12 @@ impl SqliteStore {
     }
 
     /// Runs `work` in the writer's next batch; `Err` undoes its writes.
+    /// `work` may run more than once, only the last run counting (see
+    /// [`writer`]): it must not act outside the transaction.
     pub(crate) fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.write(work)
     }

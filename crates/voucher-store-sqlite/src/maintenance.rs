@@ -292,7 +292,7 @@ impl MaintenanceStore for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::NotFound {
                     resource: "async_action",
-                    id: action.id,
+                    id: action.id.clone(),
                 });
             }
             Ok(())
@@ -421,6 +421,10 @@ impl MaintenanceStore for SqliteStore {
                 Err(e)
             }
         }
+    }
+
+    fn write_batches(&self) -> Option<voucher_core::port::BatchSizes> {
+        Some(self.inner.stats.batch_sizes())
     }
 }
 

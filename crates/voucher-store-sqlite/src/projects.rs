@@ -10,7 +10,7 @@ use voucher_core::port::{
     KeyKind, KeyRecord, KeySpec, ProjectId, ProjectRecord, ProjectSpec, ProjectStore, StoreError,
 };
 
-use crate::encode::{from_json, from_ms, opt_from_ms, to_json, to_ms};
+use crate::encode::{from_json, from_json_cached, from_ms, opt_from_ms, to_json, to_ms};
 use crate::error::{is_unique_violation, SqlResult};
 use crate::SqliteStore;
 
@@ -38,7 +38,7 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ProjectRecord, Sto
                 time_zone: time_zone
                     .parse()
                     .map_err(|e| StoreError::Corrupt(format!("project time zone: {e}")))?,
-                stacking: from_json(&stacking)?,
+                stacking: from_json_cached(&stacking)?,
             },
             created_at: from_ms(created_at)?,
         })
@@ -47,17 +47,18 @@ fn project_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ProjectRecord, Sto
 
 /// Loads a project inside a transaction (the writer's or a reader's).
 pub(crate) fn load_project(conn: &Connection, id: ProjectId) -> Result<ProjectRecord, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?1"
-    ))
-    .store()?
-    .query_row([id.0], project_from_row)
-    .optional()
-    .store()?
-    .ok_or_else(|| StoreError::NotFound {
-        resource: "project",
-        id: id.0.to_string(),
-    })?
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?1")
+    });
+    conn.prepare_cached(&SQL)
+        .store()?
+        .query_row([id.0], project_from_row)
+        .optional()
+        .store()?
+        .ok_or_else(|| StoreError::NotFound {
+            resource: "project",
+            id: id.0.to_string(),
+        })?
 }
 
 const KEY_COLUMNS: &str = "project_id, kind, app_id, origins, permissions, created_at, revoked_at";
@@ -186,9 +187,9 @@ impl ProjectStore for SqliteStore {
             Ok(KeyRecord {
                 project: spec.project,
                 kind: spec.kind,
-                app_id: spec.app_id,
-                origins: spec.origins,
-                permissions: spec.permissions,
+                app_id: spec.app_id.clone(),
+                origins: spec.origins.clone(),
+                permissions: spec.permissions.clone(),
                 created_at: from_ms(to_ms(now))?,
                 revoked_at: None,
             })
@@ -242,7 +243,7 @@ impl ProjectStore for SqliteStore {
             if changed == 0 {
                 return Err(StoreError::NotFound {
                     resource: "key",
-                    id: app_id,
+                    id: app_id.clone(),
                 });
             }
             Ok(())

@@ -371,7 +371,7 @@ impl RuleStore for SqliteStore {
             if removed == 0 {
                 return Err(StoreError::NotFound {
                     resource: "validation_rules_assignment",
-                    id: assignment_id,
+                    id: assignment_id.clone(),
                 });
             }
             Ok(())

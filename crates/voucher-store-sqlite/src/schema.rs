@@ -155,11 +155,13 @@ CREATE INDEX orders_customer ON orders(project_id, customer_id) WHERE customer_i
 
 -- Successful and failed redemptions, stacked parents and their children.
 -- kind: 'single' (legacy), 'parent' (stacked), 'child' (stacked member).
+-- A CHECK of a list of three or more is written as ORs of equalities: as
+-- `IN (...)`, SQLite builds a temporary b-tree of the list at every insert.
 CREATE TABLE redemptions (
     id INTEGER PRIMARY KEY,
     project_id INTEGER NOT NULL REFERENCES projects(id),
     ext_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('single', 'parent', 'child')),
+    kind TEXT NOT NULL CHECK (kind = 'single' OR kind = 'parent' OR kind = 'child'),
     parent_id INTEGER REFERENCES redemptions(id),
     code TEXT,
     voucher_id INTEGER REFERENCES vouchers(id),
@@ -167,7 +169,8 @@ CREATE TABLE redemptions (
     customer_id INTEGER REFERENCES customers(id),
     order_id INTEGER REFERENCES orders(id),
     result TEXT NOT NULL CHECK (result IN ('SUCCESS', 'FAILURE')),
-    state TEXT NOT NULL CHECK (state IN ('SUCCEEDED', 'FAILED', 'ROLLED_BACK')),
+    state TEXT NOT NULL
+        CHECK (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'ROLLED_BACK'),
     failure_code TEXT,
     failure TEXT,
     amount INTEGER NOT NULL DEFAULT 0,
@@ -245,7 +248,8 @@ CREATE TABLE gift_ledger (
     project_id INTEGER NOT NULL REFERENCES projects(id),
     ext_id TEXT NOT NULL,
     voucher_id INTEGER NOT NULL REFERENCES vouchers(id),
-    kind TEXT NOT NULL CHECK (kind IN ('REDEMPTION', 'REFUND', 'ADDITION', 'REMOVAL')),
+    kind TEXT NOT NULL CHECK (kind = 'REDEMPTION' OR kind = 'REFUND' OR kind = 'ADDITION'
+                              OR kind = 'REMOVAL'),
     amount INTEGER NOT NULL CHECK (amount > 0),
     balance_after INTEGER NOT NULL CHECK (balance_after >= 0),
     redemption_id INTEGER REFERENCES redemptions(id),

@@ -159,6 +159,8 @@ impl VoucherStore for SqliteStore {
     ) -> Result<VoucherRecord, StoreError> {
         let (code_or_id, patch) = (code_or_id.to_owned(), patch.clone());
         self.write(move |conn| {
+            // A job may run again (see `writer`): it keeps its patch.
+            let patch = patch.clone();
             let row = existing_voucher(conn, project, &code_or_id)?;
             let mut record = row.record;
             if let Some(discount) = patch.discount {

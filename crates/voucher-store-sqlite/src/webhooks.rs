@@ -488,7 +488,7 @@ impl WebhookStore for SqliteStore {
             Ok(WebhookRecord {
                 id,
                 project,
-                spec,
+                spec: spec.clone(),
                 created_at: from_ms(to_ms(now))?,
             })
         })?;

@@ -979,6 +979,27 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// The sizes of the store's write batches (group commit: how many writes
+/// shared one commit), for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchSizes {
+    /// `counts[i]`: batches of more than `2^(i-1)` (none for `i = 0`) and
+    /// at most `2^i` writes, for the bounds 1, 2, 4, ... 256
+    /// ([`BatchSizes::BOUNDS`]).
+    pub counts: [u64; 9],
+    /// Batches of more than 256 writes.
+    pub over: u64,
+    /// Batches run.
+    pub batches: u64,
+    /// Writes run, in all batches (the sum of their sizes).
+    pub writes: u64,
+}
+
+impl BatchSizes {
+    /// The upper bounds of [`BatchSizes::counts`]' buckets.
+    pub const BOUNDS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+}
+
 /// How long purgeable rows are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {

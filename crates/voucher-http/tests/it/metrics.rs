@@ -102,3 +102,45 @@ async fn counts_stacked_and_client_redemptions() {
     );
     assert!(!text.contains("STACKQ7X2"), "{text}");
 }
+
+/// The value of the sample named `name` (with its labels, if any).
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample `{name}` in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn shows_the_writer_batch_of_a_redemption() {
+    let env = Env::new();
+    create(&env, spec("BATCHQ7X2", amount_off(1000), Some(1)));
+    let before = scrape(&env).await;
+    assert!(
+        before.contains("# TYPE writer_batch_size histogram"),
+        "{before}"
+    );
+    let batches = sample(&before, "writer_batch_size_count");
+    let writes = sample(&before, "writer_batch_size_sum");
+    let order = json!({"order": {"amount": 4000}});
+    let (status, body) = env
+        .call("POST", "/v1/vouchers/BATCHQ7X2/redemption", Some(order))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let text = scrape(&env).await;
+    let count = sample(&text, "writer_batch_size_count");
+    assert!(count > batches, "{text}");
+    assert!(sample(&text, "writer_batch_size_sum") > writes, "{text}");
+    // One request at a time: every batch is of one write.
+    assert_eq!(
+        sample(&text, r#"writer_batch_size_bucket{le="1.0"}"#),
+        count
+    );
+    assert_eq!(
+        sample(&text, r#"writer_batch_size_bucket{le="+Inf"}"#),
+        count
+    );
+    assert_eq!(sample(&text, "writer_batch_size_sum"), count);
+}
