@@ -371,7 +371,21 @@ pub(crate) async fn prepare(
     channel: ChannelType,
 ) -> Result<(ProjectRecord, CheckoutRequest), ApiError> {
     let record = project(state, project_id).await?;
-    let currency = record.spec.currency;
+    let request = checkout_request(body, code, record.spec.currency, channel, state.now())?;
+    Ok((record, request))
+}
+
+/// The core's checkout request of a body in `currency`: of the legacy
+/// endpoints' one `code` (with the body's `gift.credits`) when given, else
+/// of the body's stacked `redeemables`. Pure: what [`prepare`] does once it
+/// knows the project.
+pub(crate) fn checkout_request(
+    body: &CheckoutBody,
+    code: Option<&str>,
+    currency: Currency,
+    channel: ChannelType,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CheckoutRequest, ApiError> {
     let (mode, redeemables) = match code {
         Some(code) => (
             CheckoutMode::Legacy,
@@ -382,8 +396,7 @@ pub(crate) async fn prepare(
             redeemables(body.redeemables.as_deref(), currency)?,
         ),
     };
-    let request = request(body, mode, redeemables, currency, channel, state.now())?;
-    Ok((record, request))
+    request(body, mode, redeemables, currency, channel, now)
 }
 
 // --- answers ---------------------------------------------------------------
