@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use voucher_core::decision;
-use voucher_core::stacking::{self, EntryStatus, StackEntry};
+use voucher_core::stacking::{self, EntryStatus, StackEntry, StackError};
 use voucher_fuzz::{
     catalogue, check_order, check_request, checkout, customer_of, entries, now, project,
     RequestInput,
@@ -48,6 +48,29 @@ fuzz_target!(|data: &[u8]| {
         let result = decision::validate(&project, &entry.candidate, &checkout, entry.credits);
         let again = decision::validate(&project, &entry.candidate, &checkout, entry.credits);
         assert_eq!(result, again, "validation is not deterministic");
+        // A stack of this one code decides the same: what applies in the
+        // stack applies alone, with the same outcome and order, and what
+        // the legacy validation refuses the stack refuses for the reason.
+        match (
+            &result,
+            stacking::validate_stack(&project, &[*entry], &checkout),
+        ) {
+            (_, Ok(stack)) => match &stack.entries[0].status {
+                EntryStatus::Applicable(outcome) => {
+                    let alone = result.as_ref().expect("applies in a stack, not alone");
+                    assert_eq!(**outcome, alone.outcome);
+                    assert_eq!(stack.order, alone.order);
+                }
+                EntryStatus::Inapplicable(refusal) => {
+                    assert_eq!(result.as_ref().err(), Some(refusal));
+                }
+                EntryStatus::Skipped(_) => {}
+            },
+            (Err(refusal), Err(StackError::Input(stack_refusal))) => {
+                assert_eq!(refusal, &stack_refusal);
+            }
+            (result, Err(error)) => panic!("alone {result:?}, in a stack {error:?}"),
+        }
         if let Ok(validation) = result {
             check_order(&validation.order);
             assert!(validation.outcome.given_minor() >= 0);

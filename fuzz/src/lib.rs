@@ -15,7 +15,7 @@ use voucher_core::port::{CheckoutMode, CheckoutRequest, CustomerSpec};
 use voucher_core::rules::{RawRuleSet, RuleSet};
 use voucher_core::stacking::StackEntry;
 use voucher_core::validity::Validity;
-use voucher_core::value::Value;
+use voucher_core::value::{Metadata, Value};
 use voucher_core::voucher::{Activity, Benefit, Counters, RedemptionQuantity, Voucher};
 
 /// The currencies an input may pick: two, zero and three decimals.
@@ -107,6 +107,48 @@ pub fn check_request(request: &CheckoutRequest, input: &RequestInput<'_>) {
     for amount in amounts {
         assert_eq!(amount.currency(), input.currency, "amount {amount:?}");
     }
+    check_metadata_round_trip(&request.metadata);
+    check_metadata_round_trip(&order.metadata);
+    for item in &order.items {
+        check_metadata_round_trip(&item.metadata);
+    }
+    if let Some(customer) = &request.customer {
+        check_metadata_round_trip(&customer.metadata);
+    }
+}
+
+/// True when `stored`, metadata read back from its JSON, is `given`: the
+/// same values, but for a number that JSON cannot carry exactly, which
+/// comes back as its decimal text (the rules read both as numbers).
+pub fn same_metadata_value(given: &Value, stored: &Value) -> bool {
+    match (given, stored) {
+        (Value::Number(n), Value::Text(t)) => t.parse::<rust_decimal::Decimal>().ok() == Some(*n),
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_metadata_value(a, b))
+        }
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|((ka, a), (kb, b))| ka == kb && same_metadata_value(a, b))
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// Metadata as the store keeps it: written as JSON, read back. Reading
+/// back must never fail (the store would call the row corrupt) and must
+/// give the same values.
+pub fn check_metadata_round_trip(metadata: &Metadata) {
+    let json = serde_json::to_string(metadata).expect("metadata serialises");
+    let stored: Metadata = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("stored metadata {json} does not read back: {e}"));
+    let given = Value::Map(metadata.clone());
+    let stored = Value::Map(stored);
+    assert!(
+        same_metadata_value(&given, &stored),
+        "metadata changed in store: {given:?} became {stored:?}"
+    );
 }
 
 /// The customer as the store gives it to the rules: ids, metadata, and the
