@@ -70,13 +70,16 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for WireQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        let config = serde_qs::Config::new().max_depth(5).use_form_encoding(true);
-        config
-            .deserialize_str::<T>(query)
-            .map(WireQuery)
-            .map_err(|e| ApiError::bad_request("invalid_query_params", e.to_string()))
+        parse_query(parts.uri.query().unwrap_or("")).map(WireQuery)
     }
+}
+
+/// Parses a query string (without the `?`) as [`WireQuery`] does.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let config = serde_qs::Config::new().max_depth(5).use_form_encoding(true);
+    config
+        .deserialize_str::<T>(query)
+        .map_err(|e| ApiError::bad_request("invalid_query_params", e.to_string()))
 }
 
 /// A wire amount (the value times 100, whatever the currency) as money of

@@ -503,6 +503,71 @@ fn parse_cells(
     })
 }
 
+/// The import's CSV reader: no header handling of its own (the first
+/// record is read as the header by [`read_columns`]), rows of any width.
+fn import_reader(input: &mut dyn Read) -> csv::Reader<&mut dyn Read> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
+}
+
+/// Reads the header, the first record, into the file's [`Columns`].
+fn read_columns(
+    reader: &mut csv::Reader<&mut dyn Read>,
+    record: &mut csv::ByteRecord,
+) -> Result<Columns, StoreError> {
+    let has_header = reader.read_byte_record(record).map_err(read_error)?;
+    if !has_header {
+        return Err(invalid_csv(
+            "the CSV is empty: it needs a header".to_owned(),
+        ));
+    }
+    Columns::parse(record)
+}
+
+/// Parses a voucher-import CSV as [`BulkStore::import_vouchers_csv`] does,
+/// without a database and writing nothing: the header, then every row with
+/// the checks that need no stored state (a code's existence, the
+/// campaign's template and the gift ledger are the writer's). `done_count`
+/// counts the rows that parse, `failed` lists the first
+/// [`IMPORT_FAILURES_LISTED_MAX`] refused rows with the reasons the import
+/// would give. `currency`, `time_zone` and `campaign_type` are the
+/// project's and campaign's (`None`: a standalone import). For the fuzz
+/// target `fuzz/fuzz_targets/csv_import.rs` and tests; an unreadable or
+/// headerless file is the same error as the import's.
+pub fn parse_import_csv(
+    input: &mut dyn Read,
+    currency: Currency,
+    time_zone: Tz,
+    campaign_type: Option<CampaignType>,
+) -> Result<ImportReport, StoreError> {
+    let mut reader = import_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let columns = read_columns(&mut reader, &mut record)?;
+    let ctx = ParseContext {
+        columns,
+        currency,
+        tz: time_zone,
+        campaign_type,
+    };
+    let mut report = ImportReport::default();
+    let mut row = 0u64;
+    while reader.read_byte_record(&mut record).map_err(read_error)? {
+        row += 1;
+        match parse_row(&ctx, &record, row) {
+            Ok(_) => report.done_count += 1,
+            Err((code, reason)) => {
+                report.failed_count += 1;
+                if report.failed.len() < IMPORT_FAILURES_LISTED_MAX {
+                    report.failed.push(ImportFailure { row, code, reason });
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
 // ---------------------------------------------------------------------------
 // Import: the writer job
 
@@ -1488,18 +1553,9 @@ impl BulkStore for SqliteStore {
                 .transpose()?;
             Ok((project_record, campaign))
         })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(input);
+        let mut reader = import_reader(input);
         let mut record = csv::ByteRecord::new();
-        let has_header = reader.read_byte_record(&mut record).map_err(read_error)?;
-        if !has_header {
-            return Err(invalid_csv(
-                "the CSV is empty: it needs a header".to_owned(),
-            ));
-        }
-        let columns = Columns::parse(&record)?;
+        let columns = read_columns(&mut reader, &mut record)?;
         let batch = Arc::new(Batch {
             project,
             campaign_id: campaign.as_ref().map(|c| c.id),

@@ -47,6 +47,8 @@ use voucher_core::port::StoreError;
 use crate::error::SqlResult;
 use crate::writer::{Writer, WriterStats};
 
+pub use crate::bulk::parse_import_csv;
+
 /// How durable a commit is when it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {

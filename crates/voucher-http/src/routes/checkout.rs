@@ -414,7 +414,20 @@ fn build(
     channel: ChannelType,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<CheckoutRequest, ApiError> {
-    let currency = record.spec.currency;
+    checkout_request(body, code, record.spec.currency, channel, now)
+}
+
+/// The core's checkout request of a body in `currency`: of the legacy
+/// endpoints' one `code` (with the body's `gift.credits`) when given, else
+/// of the body's stacked `redeemables`. Pure: what [`prepare`] does once it
+/// knows the project.
+pub(crate) fn checkout_request(
+    body: &CheckoutBody,
+    code: Option<&str>,
+    currency: Currency,
+    channel: ChannelType,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CheckoutRequest, ApiError> {
     let (mode, redeemables) = match code {
         Some(code) => (
             CheckoutMode::Legacy,

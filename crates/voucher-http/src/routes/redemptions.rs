@@ -73,6 +73,31 @@ async fn redeem_stack(
     stacked(&state, key.project, body, ChannelType::Api).await
 }
 
+/// Decodes a redemption into the core's checkout request, as the endpoints
+/// do before they ask the store: `code` is the path's code of the legacy
+/// `POST /v1/vouchers/{code}/redemption`, whose `query` string (without
+/// the `?`) gives the `tracking_id` when the body has none; `None` for the
+/// stacked `POST /v1/redemptions`, which reads no query. `currency` is the
+/// project's. Pure (no store, `now` given); an error is the 4xx the
+/// endpoint would answer. For the fuzz target
+/// `fuzz/fuzz_targets/redeem_request.rs` and tests.
+pub fn decode_redemption(
+    body: &[u8],
+    code: Option<&str>,
+    query: &str,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<CheckoutRequest, ApiError> {
+    // The query first, as the handler's extractors run.
+    let tracking_id = match code {
+        Some(_) => wire::parse_query::<TrackingQuery>(query)?.tracking_id,
+        None => None,
+    };
+    let mut body: CheckoutBody = wire::parse_json(body)?;
+    body.tracking_id = body.tracking_id.or(tracking_id);
+    checkout::checkout_request(&body, code, currency, ChannelType::Api, now)
+}
+
 /// The legacy redemption of one code, shared with `POST /client/v1/redeem`.
 pub(crate) async fn legacy(
     state: &AppState,

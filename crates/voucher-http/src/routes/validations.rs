@@ -9,10 +9,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::{Outcome, Reason, Refusal};
 use voucher_core::money::Currency;
-use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutResult, ProjectId};
+use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutRequest, CheckoutResult, ProjectId};
 use voucher_core::stacking::{EntryStatus, SkipReason};
 
 use crate::auth::ServerKey;
@@ -49,6 +50,22 @@ async fn validate_stack(
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
     stacked(&state, key.project, body, ChannelType::Api).await
+}
+
+/// Decodes the JSON body of a validation into the core's checkout request,
+/// as the endpoints do before they ask the store: `code` is the path's code
+/// of the legacy `POST /v1/vouchers/{code}/validate`, `None` for the
+/// stacked `POST /v1/validations`; `currency` is the project's. Pure (no
+/// store, `now` given); an error is the 4xx the endpoint would answer. For
+/// the fuzz target `fuzz/fuzz_targets/validate_request.rs` and tests.
+pub fn decode_validation(
+    body: &[u8],
+    code: Option<&str>,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> Result<CheckoutRequest, ApiError> {
+    let body: CheckoutBody = wire::parse_json(body)?;
+    checkout::checkout_request(&body, code, currency, ChannelType::Api, now)
 }
 
 /// 404 for a code that does not exist, in the reference's shape; the

@@ -9,6 +9,7 @@ mod bad_requests;
 mod catalog;
 mod checkout;
 mod client_side;
+mod decode;
 mod idempotency;
 mod isolation;
 mod lists;

@@ -57,12 +57,9 @@ fn check_failures(report: &ImportReport, expected: &[(u64, Option<&str>, &str)])
     assert_eq!(report.failed_count, expected.len() as u64);
 }
 
-#[test]
-fn good_rows_go_in_bad_rows_are_reported_and_existing_codes_updated() {
-    let f = fixture();
-    let existing = voucher_spec("OLD-1", amount_off("5.00"), RedemptionQuantity::Limited(3));
-    f.store.create_voucher(f.project, &existing, t0()).unwrap();
-    let csv = "\
+/// Good rows, rows refused by the parse, and rows refused against the
+/// store's state (an existing code's type, a missing voucher type).
+const MIXED_ROWS: &str = "\
 Code,Voucher Type,Value,Discount Type,Category,Start Date,Expiration Date,Redemption Limit,Redeemed Quantity,Redeemed Amount,Active,Additional Info,color
 TEN,DISCOUNT_VOUCHER,10.00,AMOUNT,food,2026-04-01,2026-04-30,5,2,,true,hello,red
 QUARTER,,25,PERCENT,,,,,,,,,
@@ -78,6 +75,13 @@ OLD-1,,10,PERCENT,,,,,,,,,
 TOO-PRECISE,DISCOUNT_VOUCHER,1.005,AMOUNT,,,,,,,,,
 NO-TYPE,,3.00,,,,,,,,,,
 ";
+
+#[test]
+fn good_rows_go_in_bad_rows_are_reported_and_existing_codes_updated() {
+    let f = fixture();
+    let existing = voucher_spec("OLD-1", amount_off("5.00"), RedemptionQuantity::Limited(3));
+    f.store.create_voucher(f.project, &existing, t0()).unwrap();
+    let csv = MIXED_ROWS;
     let report = import(&f, f.project, None, csv);
     check_failures(
         &report,
@@ -127,6 +131,50 @@ NO-TYPE,,3.00,,,,,,,,,,
     assert_eq!(old.benefit, amount_off("7.00"));
     assert_eq!(old.activity, Activity::Disabled);
     assert_eq!(old.quantity, RedemptionQuantity::Unlimited);
+}
+
+#[test]
+fn the_parse_alone_refuses_the_rows_the_import_refuses_before_the_store() {
+    // What `parse_import_csv` refuses, the import refuses with the same
+    // row, code and reason; the rows it lets through may still be refused
+    // against the store (rows 11 to 13 above).
+    let report = voucher_store_sqlite::parse_import_csv(
+        &mut MIXED_ROWS.as_bytes(),
+        Currency::EUR,
+        chrono_tz::Tz::UTC,
+        None,
+    )
+    .unwrap();
+    check_failures(
+        &report,
+        &[
+            (4, None, "missing code"),
+            (5, Some("BAD-VALUE"), "not a number"),
+            (6, Some("BAD-TYPE"), "unknown"),
+            (7, Some("BAD-DATES"), "xpir"),
+            (8, Some("BAD-LIMIT"), "above the redemption limit"),
+        ],
+    );
+    assert_eq!(report.done_count, 8);
+    let f = fixture();
+    let imported = import(&f, f.project, None, MIXED_ROWS);
+    for failure in &report.failed {
+        assert!(imported.failed.contains(failure), "{failure:?}");
+    }
+    // A file without a header is the import's error too.
+    let empty = voucher_store_sqlite::parse_import_csv(
+        &mut "".as_bytes(),
+        Currency::EUR,
+        chrono_tz::Tz::UTC,
+        None,
+    );
+    assert!(matches!(
+        empty,
+        Err(StoreError::Invalid {
+            key: "invalid_payload",
+            ..
+        })
+    ));
 }
 
 #[test]
