@@ -413,21 +413,10 @@ fn rollback_json(
     currency: Currency,
     assets: &AssetLinks,
 ) -> Json_ {
-    rollback_view_json(
-        &RollbackView {
-            id: &r.id,
-            redemption_id: &r.redemption_id,
-            reason: r.reason.as_deref(),
-            tracking_id: request.tracking_id.as_deref(),
-            metadata: wire::metadata_json(&request.metadata),
-            amount_minor: r.amount_minor,
-            customer: r.customer.as_ref(),
-            order: &r.order,
-            channel: r.channel,
-            voucher: r.voucher_after.as_ref(),
-            parent: !r.children.is_empty(),
-            created_at: r.created_at,
-        },
+    rollback_record_json(
+        r,
+        request.tracking_id.as_deref(),
+        wire::metadata_json(&request.metadata),
         currency,
         assets,
     )
@@ -440,13 +429,24 @@ pub(crate) fn rollback_event_json(
     currency: Currency,
     assets: &AssetLinks,
 ) -> Json_ {
+    rollback_record_json(r, None, json!({}), currency, assets)
+}
+
+/// A rollback just made, with the tracking id and metadata of its request.
+fn rollback_record_json(
+    r: &RollbackRecord,
+    tracking_id: Option<&str>,
+    metadata: Json_,
+    currency: Currency,
+    assets: &AssetLinks,
+) -> Json_ {
     rollback_view_json(
         &RollbackView {
             id: &r.id,
             redemption_id: &r.redemption_id,
             reason: r.reason.as_deref(),
-            tracking_id: None,
-            metadata: json!({}),
+            tracking_id,
+            metadata,
             amount_minor: r.amount_minor,
             customer: r.customer.as_ref(),
             order: &r.order,
