@@ -22,6 +22,10 @@ use chrono::{DateTime, Utc};
 pub use self::record::*;
 use crate::decision::Refusal;
 
+/// Where a store hands an answer it does not return (see
+/// [`CheckoutStore::redeem_then`]).
+pub type Reply<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
+
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -307,6 +311,20 @@ pub trait CheckoutStore {
         project: ProjectId,
         request: &CheckoutRequest,
     ) -> Result<RedemptionRecord, StoreError>;
+    /// [`CheckoutStore::redeem`] without making the caller wait: `reply` is
+    /// called once with the same answer, on whatever thread the store has
+    /// it (an async server awaits it without holding a thread). An adapter
+    /// that has no better way runs `redeem` and replies, as the default does.
+    /// `reply` MUST be called exactly once, and MUST NOT be called while
+    /// the store holds a lock another call could need.
+    fn redeem_then(
+        &self,
+        project: ProjectId,
+        request: CheckoutRequest,
+        reply: Reply<RedemptionRecord>,
+    ) {
+        reply(self.redeem(project, &request));
+    }
     /// Rolls back a successful redemption (or all children of a stacked
     /// parent): the uses and credits return, exactly once. A second rollback
     /// MUST fail with `AlreadyRolledBack`.

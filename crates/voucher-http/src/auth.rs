@@ -57,10 +57,7 @@ async fn authenticate(
     let (Some(app_id), Some(secret)) = (app_id, secret) else {
         return Err(ApiError::unauthorized());
     };
-    let (app_id, secret) = (app_id.to_owned(), secret.to_owned());
-    let key = state
-        .store(move |store| store.authenticate(&app_id, &secret))
-        .await?;
+    let key = state.store_now(|store| store.authenticate(app_id, secret))?;
     match key {
         Some(key) if key.kind == kind => Ok(key),
         _ => Err(ApiError::unauthorized()),

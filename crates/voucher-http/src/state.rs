@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use voucher_core::port::{
-    BulkStore, CampaignQueries, CampaignStore, CheckoutStore, CustomerStore, GiftStore,
-    IdempotencyStore, MaintenanceStore, ProjectStore, PublicationStore, RuleStore, VoucherQueries,
-    VoucherStore, WebhookStore,
+    BulkStore, CampaignQueries, CampaignStore, CheckoutRequest, CheckoutStore, CustomerStore,
+    GiftStore, IdempotencyStore, MaintenanceStore, ProjectId, ProjectStore, PublicationStore,
+    RedemptionRecord, RuleStore, VoucherQueries, VoucherStore, WebhookStore,
 };
 
 use crate::asset_token::AssetSecrets;
@@ -184,6 +184,42 @@ impl AppState {
         (self.clock)()
     }
 
+    /// Runs a store call on this thread, for the short indexed reads of
+    /// every checkout request (its key, its project, a validation): the
+    /// hand-off to the blocking pool and back that [`AppState::store`]
+    /// makes costs more CPU than such a read, and a WAL reader never waits
+    /// for the writer. Never for a write (the writer's queue could hold the
+    /// thread), a list, or anything else that may scan.
+    pub fn store_now<T>(
+        &self,
+        call: impl FnOnce(&dyn Store) -> Result<T, voucher_core::port::StoreError>,
+    ) -> Result<T, ApiError> {
+        call(self.store.as_ref()).map_err(ApiError::from)
+    }
+
+    /// A redemption by the store ([`CheckoutStore::redeem_then`]), awaited
+    /// without holding a thread while its batch commits, and counted in
+    /// the metrics' redemptions by the store's own answer.
+    pub async fn redeem(
+        &self,
+        project: ProjectId,
+        request: CheckoutRequest,
+    ) -> Result<RedemptionRecord, ApiError> {
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        self.store.redeem_then(
+            project,
+            request,
+            Box::new(move |answer| {
+                // The caller may be gone (a closed connection): the
+                // redemption stands, and nobody needs telling.
+                let _ = sender.send(answer);
+            }),
+        );
+        let answer = answer.await.map_err(|_| internal_error())?;
+        self.metrics.count_redemption(&answer);
+        answer.map_err(ApiError::from)
+    }
+
     /// Runs a blocking store call on the blocking pool.
     pub async fn store<T, F>(&self, call: F) -> Result<T, ApiError>
     where
@@ -193,13 +229,16 @@ impl AppState {
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || call(store.as_ref()))
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "Internal server error",
-                )
-            })?
+            .map_err(|_| internal_error())?
             .map_err(ApiError::from)
     }
+}
+
+/// A store call that never answered (its thread panicked).
+fn internal_error() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal server error",
+    )
 }

@@ -49,7 +49,8 @@ use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
     ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
     QualificationResult, QualifiedRecord, RedemptionKind, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest, StoreError, VoucherRecord,
+    RedemptionResult, RedemptionState, Reply, RollbackRecord, RollbackRequest, StoreError,
+    VoucherRecord,
 };
 use voucher_core::qualification::{self, QualifyError};
 use voucher_core::stacking::{
@@ -2278,6 +2279,33 @@ fn redemption_event(
     }
 }
 
+/// The write job of a redemption: the decision and its transition, and
+/// its event when the project takes it.
+fn redeem_job(
+    conn: &Connection,
+    subscriptions: &webhooks::Subscriptions,
+    project: ProjectId,
+    request: &CheckoutRequest,
+) -> Result<Answer, StoreError> {
+    let answer = redeem_in(conn, project, request)?;
+    redemption_event(conn, subscriptions, project, &answer, request.now)?;
+    Ok(answer)
+}
+
+/// A redemption job's answer as the port gives it: a refusal is an error.
+fn redeemed(answer: Answer) -> Result<RedemptionRecord, StoreError> {
+    match answer {
+        Answer::Redeemed(record) => Ok(*record),
+        Answer::Refused {
+            refusal,
+            failure_id,
+        } => Err(StoreError::Refused {
+            refusal,
+            failure_id: Some(failure_id),
+        }),
+    }
+}
+
 impl CheckoutStore for SqliteStore {
     fn validate(
         &self,
@@ -2300,20 +2328,24 @@ impl CheckoutStore for SqliteStore {
         check_shape(request)?;
         let request = request.clone();
         let subscriptions = self.subscriptions();
-        match self.write(move |conn| {
-            let answer = redeem_in(conn, project, &request)?;
-            redemption_event(conn, &subscriptions, project, &answer, request.now)?;
-            Ok(answer)
-        })? {
-            Answer::Redeemed(record) => Ok(*record),
-            Answer::Refused {
-                refusal,
-                failure_id,
-            } => Err(StoreError::Refused {
-                refusal,
-                failure_id: Some(failure_id),
-            }),
+        self.write(move |conn| redeem_job(conn, &subscriptions, project, &request))
+            .and_then(redeemed)
+    }
+
+    fn redeem_then(
+        &self,
+        project: ProjectId,
+        request: CheckoutRequest,
+        reply: Reply<RedemptionRecord>,
+    ) {
+        if let Err(e) = check_shape(&request) {
+            return reply(Err(e));
         }
+        let subscriptions = self.subscriptions();
+        self.write_then(
+            move |conn| redeem_job(conn, &subscriptions, project, &request),
+            Box::new(move |answer| reply(answer.and_then(redeemed))),
+        );
     }
 
     fn rollback(

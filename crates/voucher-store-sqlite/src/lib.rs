@@ -221,6 +221,19 @@ impl SqliteStore {
         self.inner.writer.write(work)
     }
 
+    /// Like [`SqliteStore::write`], without waiting: `reply` gets the
+    /// answer on the writer thread (see [`writer::Writer::write_then`]).
+    pub(crate) fn write_then<T, F>(
+        &self,
+        work: F,
+        reply: Box<dyn FnOnce(Result<T, StoreError>) + Send>,
+    ) where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.write_then(work, reply)
+    }
+
     /// Like [`SqliteStore::write`], in a transaction of its own (bulk jobs:
     /// see [`writer`]).
     pub(crate) fn write_alone<T, F>(&self, work: F) -> Result<T, StoreError>

@@ -61,7 +61,30 @@ enum Work {
 
 struct Job {
     work: Work,
-    reply: SyncSender<Output>,
+    reply: Reply,
+}
+
+/// Who waits for a job's output.
+enum Reply {
+    /// A thread blocked in [`Writer::write`] or [`Writer::write_alone`].
+    Wait(SyncSender<Output>),
+    /// A callback ([`Writer::write_then`]), called on the writer thread.
+    Call(Box<dyn FnOnce(Output) + Send>),
+}
+
+impl Reply {
+    fn send(self, output: Output) {
+        match self {
+            // A caller gone away (its thread ended) needs no answer.
+            Reply::Wait(sender) => {
+                let _ = sender.send(output);
+            }
+            // A panicking callback must not take the writer down with it.
+            Reply::Call(call) => {
+                let _ = catch_unwind(AssertUnwindSafe(move || call(output)));
+            }
+        }
+    }
 }
 
 impl Job {
@@ -80,7 +103,7 @@ impl Job {
 const GATHER_WAIT: Duration = Duration::from_micros(200);
 
 /// Callers to answer, with their answers.
-type Answers = Vec<(SyncSender<Output>, Output)>;
+type Answers = Vec<(Reply, Output)>;
 
 /// The handle to the writer thread.
 pub(crate) struct Writer {
@@ -179,25 +202,60 @@ impl Writer {
         })))
     }
 
+    /// Like [`Writer::write`], without waiting: `reply` gets the output on
+    /// the writer thread once the batch committed (or failed), so it must be
+    /// quick (hand the output over, nothing more). The caller blocks only
+    /// while the writer's queue is full.
+    pub(crate) fn write_then<T, F>(
+        &self,
+        mut work: F,
+        reply: Box<dyn FnOnce(Result<T, StoreError>) + Send>,
+    ) where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.enqueue(Job {
+            work: Work::Batched(Box::new(move |conn| {
+                work(conn).map(|t| Box::new(t) as Box<dyn Any + Send>)
+            })),
+            reply: Reply::Call(Box::new(move |output| reply(output.and_then(unbox)))),
+        });
+    }
+
     fn submit<T: Send + 'static>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, answer) = sync_channel(1);
-        let sender = self
-            .sender
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("the store is closed".to_owned()))?;
-        sender
-            .send(Job { work, reply })
-            .map_err(|_| StoreError::Unavailable("the writer stopped".to_owned()))?;
+        self.enqueue(Job {
+            work,
+            reply: Reply::Wait(reply),
+        });
         let output = answer
             .recv()
             .map_err(|_| StoreError::Unavailable("the writer stopped".to_owned()))?;
-        output.and_then(|boxed| {
-            boxed
-                .downcast::<T>()
-                .map(|t| *t)
-                .map_err(|_| StoreError::Io("writer answered with the wrong type".to_owned()))
-        })
+        output.and_then(unbox)
     }
+
+    /// Queues `job`; when the writer is gone, answers it with the error.
+    fn enqueue(&self, job: Job) {
+        let Some(sender) = self.sender.as_ref() else {
+            job.reply.send(Err(StoreError::Unavailable(
+                "the store is closed".to_owned(),
+            )));
+            return;
+        };
+        if let Err(refused) = sender.send(job) {
+            refused.0.reply.send(Err(StoreError::Unavailable(
+                "the writer stopped".to_owned(),
+            )));
+        }
+    }
+}
+
+/// A job's output as the type its caller expects.
+fn unbox<T: 'static>(boxed: Box<dyn Any + Send>) -> Result<T, StoreError> {
+    boxed
+        .downcast::<T>()
+        .map(|t| *t)
+        .map_err(|_| StoreError::Io("writer answered with the wrong type".to_owned()))
 }
 
 impl Drop for Writer {
@@ -256,7 +314,7 @@ fn run(conn: Connection, receiver: Receiver<Job>, batch_max: usize, stats: &Writ
 
 fn answer(answers: Answers) {
     for (reply, output) in answers {
-        let _ = reply.send(output);
+        reply.send(output);
     }
 }
 
@@ -335,7 +393,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Job>, stats: &WriterStats) {
         }
         let job = batch.remove(i);
         stats.jobs.fetch_add(1, Relaxed);
-        let _ = job.reply.send(Err(error));
+        job.reply.send(Err(error));
     }
 }
 

@@ -14,7 +14,7 @@ use voucher_core::money::{Currency, Money};
 use voucher_core::order::{Order, OrderItem};
 use voucher_core::port::{
     BenefitSpec, ChannelType, CheckoutMode, CheckoutRequest, OrderSnapshot, ProjectId,
-    ProjectRecord, RedeemableRequest, StoreError, VoucherRecord,
+    ProjectRecord, RedeemableRequest, VoucherRecord,
 };
 use voucher_core::stacking::{ApplicationMode, NoEffectRule, SortingRule, StackingRules};
 use voucher_core::value::{Metadata, Value};
@@ -22,7 +22,7 @@ use voucher_core::value::{Metadata, Value};
 use crate::error::ApiError;
 use crate::render;
 use crate::routes::customers::CustomerBody;
-use crate::state::{AppState, Store};
+use crate::state::AppState;
 use crate::wire;
 
 /// An integer as the wire sends it: a JSON integer, an integral number, or
@@ -246,7 +246,7 @@ pub(crate) async fn project(
     state: &AppState,
     project: ProjectId,
 ) -> Result<ProjectRecord, ApiError> {
-    state.store(move |store| store.project(project)).await
+    state.store_now(|store| store.project(project))
 }
 
 /// The project's stacking rules as the wire shows them.
@@ -373,37 +373,6 @@ pub(crate) async fn prepare(
     let record = project(state, project_id).await?;
     let request = build(&record, body, code, channel, state.now())?;
     Ok((record, request))
-}
-
-/// [`prepare`], then `decide` on the request, in one trip to the store's
-/// blocking thread instead of two (each trip is a hand-off to another
-/// thread and back, a good part of a small request's CPU time). Bad input
-/// is answered as `prepare` answers it, and the store is then not asked.
-/// Gives the body back, for the answer's echo.
-pub(crate) async fn prepare_then<T, F>(
-    state: &AppState,
-    project_id: ProjectId,
-    body: CheckoutBody,
-    code: Option<String>,
-    channel: ChannelType,
-    decide: F,
-) -> Result<(ProjectRecord, CheckoutBody, T), ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store, CheckoutRequest) -> Result<T, StoreError> + Send + 'static,
-{
-    let now = state.now();
-    state
-        .store(move |store| {
-            let record = store.project(project_id)?;
-            let request = match build(&record, &body, code.as_deref(), channel, now) {
-                Ok(request) => request,
-                Err(e) => return Ok(Err(e)),
-            };
-            let answer = decide(store, request)?;
-            Ok(Ok((record, body, answer)))
-        })
-        .await?
 }
 
 /// The request of [`prepare`] for the project `record`.

@@ -107,21 +107,9 @@ pub(crate) async fn legacy(
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
     let assets = asset_token::links(state, project).await?;
-    let metrics = std::sync::Arc::clone(state.metrics());
-    let answer = checkout::prepare_then(
-        state,
-        project,
-        body,
-        Some(code.clone()),
-        channel,
-        move |store, request| {
-            let answer = store.redeem(project, &request);
-            metrics.count_redemption(&answer);
-            answer
-        },
-    )
-    .await;
-    let (project_record, _, record) = answer.map_err(|e| {
+    let (project_record, request) =
+        checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let record = state.redeem(project, request).await.map_err(|e| {
         // An unknown code is recorded (`resource_not_found`) and
         // answered as the reference's 404.
         if e.key == "resource_not_found" {
@@ -149,7 +137,7 @@ pub(crate) async fn stacked(
     // A refusal names one code; when it is an unknown one, the lockout
     // counts every code of the request (the others' fate is not told).
     let codes = u32::try_from(request.redeemables.len()).unwrap_or(u32::MAX);
-    let parent = redeem(state, project, request).await.map_err(|e| {
+    let parent = state.redeem(project, request).await.map_err(|e| {
         if e.key == "resource_not_found" {
             e.with_code_outcome(CodeOutcome::Unknown(codes))
         } else {
@@ -173,24 +161,6 @@ pub(crate) async fn stacked(
         stacked_json(&parent, currency, &assets),
         outcome,
     ))
-}
-
-/// The store's redemption, counted in `redemptions_total` from the store's
-/// own answer: every redemption (legacy and stacked, server and client
-/// keys) goes through here.
-async fn redeem(
-    state: &AppState,
-    project: ProjectId,
-    request: CheckoutRequest,
-) -> Result<RedemptionRecord, ApiError> {
-    let metrics = std::sync::Arc::clone(state.metrics());
-    state
-        .store(move |store| {
-            let answer = store.redeem(project, &request);
-            metrics.count_redemption(&answer);
-            answer
-        })
-        .await
 }
 
 fn stacked_json(parent: &RedemptionRecord, currency: Currency, assets: &AssetLinks) -> Json_ {

@@ -93,17 +93,9 @@ pub(crate) async fn legacy(
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, body, answer) = checkout::prepare_then(
-        state,
-        project,
-        body,
-        Some(code.clone()),
-        channel,
-        move |store, request| Ok(store.validate(project, &request)),
-    )
-    .await?;
+    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
     let currency = record.spec.currency;
-    let answer = answer.map_err(ApiError::from);
+    let answer = state.store_now(|store| store.validate(project, &request));
     let echo = OrderEcho::of(&body);
     let refused = |refusal: &Refusal| {
         let error = refusal_error(refusal, None, &code);
@@ -288,9 +280,7 @@ pub(crate) async fn stacked(
 ) -> Result<Checked, ApiError> {
     let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
     let currency = record.spec.currency;
-    let result = state
-        .store(move |store| store.validate(project, &request))
-        .await?;
+    let result = state.store_now(|store| store.validate(project, &request))?;
     let echo = OrderEcho::of(&body);
     let (redeemables, skipped, inapplicable) = entry_lists(&result.entries, currency);
     // Every code that does not exist counts for the lockout: the first is

@@ -293,3 +293,63 @@ fn a_gift_card_spent_at_32_tills_never_goes_below_zero() {
         tally.successes.len() as u64
     );
 }
+
+/// `redeem_then`, as the HTTP server calls it: many redemptions queued at
+/// once by one thread that does not wait for each; every reply comes once,
+/// from the writer, and the quantity holds exactly as with `redeem`.
+#[test]
+fn redeem_then_replies_once_to_each_and_holds_the_quantity() {
+    let f = fixture();
+    voucher(
+        &f,
+        "QUEUED",
+        BenefitSpec::Discount(percent_off(10)),
+        RedemptionQuantity::Limited(40),
+    );
+    let (sender, replies) = std::sync::mpsc::channel();
+    let attempts = 300;
+    for i in 0..attempts {
+        let sender = sender.clone();
+        f.store.redeem_then(
+            f.project,
+            legacy("QUEUED", order("20"), None),
+            Box::new(move |answer| sender.send((i, answer)).unwrap()),
+        );
+    }
+    drop(sender);
+    let answers: Vec<_> = replies.iter().collect();
+    assert_eq!(answers.len(), attempts);
+    let answered: BTreeSet<usize> = answers.iter().map(|(i, _)| *i).collect();
+    assert_eq!(answered.len(), attempts, "one reply each");
+    let mut successes = 0;
+    for (i, answer) in &answers {
+        match answer {
+            Ok(record) => {
+                assert_eq!(record.result, RedemptionResult::Success);
+                successes += 1;
+            }
+            Err(StoreError::Refused { refusal, .. }) => {
+                assert_eq!(refusal.reason, Reason::QuantityExceeded, "attempt {i}")
+            }
+            Err(other) => panic!("attempt {i}: {other:?}"),
+        }
+    }
+    assert_eq!(successes, 40);
+    assert_eq!(
+        f.store
+            .voucher(f.project, "QUEUED")
+            .unwrap()
+            .redeemed_quantity,
+        40
+    );
+    // A request the core's shape check refuses is answered too, at once.
+    let (sender, reply) = std::sync::mpsc::channel();
+    let mut bad = legacy("QUEUED", order("20"), None);
+    bad.redeemables.clear();
+    f.store.redeem_then(
+        f.project,
+        bad,
+        Box::new(move |answer| sender.send(answer).unwrap()),
+    );
+    assert!(reply.recv().unwrap().is_err());
+}
