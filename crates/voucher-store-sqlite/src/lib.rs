@@ -12,9 +12,10 @@
 //! - Reads go through a pool of separate connections and never wait for the
 //!   writer (WAL readers see the last committed state when they begin).
 //! - Another process may write the same file (`BEGIN IMMEDIATE` and a busy
-//!   timeout); nothing is cached across requests, so nothing served is stale
-//!   (the writer's cache of webhook subscriptions is checked against
-//!   `PRAGMA data_version`, which another process's commit changes).
+//!   timeout); nothing served is stale: what is kept across requests (the
+//!   writer's webhook subscriptions, each reader's keys and projects) is
+//!   checked against `PRAGMA data_version`, which any other connection's
+//!   commit changes, in the same snapshot as the read it saves.
 
 mod bulk;
 mod campaigns;
@@ -100,12 +101,54 @@ struct Inner {
     path: PathBuf,
     options: Options,
     writer: Writer,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<Reader>>,
     stats: Arc<WriterStats>,
     /// Validations per campaign, counted in memory ([`checkout`]).
     validations: checkout::ValidationCounts,
     /// Which projects receive which events ([`webhooks`]).
     subscriptions: Arc<webhooks::Subscriptions>,
+}
+
+/// A pooled read connection and what it has read that every request reads
+/// again (keys and projects), kept while `PRAGMA data_version` says nobody
+/// has committed since: exact, whoever writes the file.
+struct Reader {
+    conn: Connection,
+    cache: ReadCache,
+}
+
+/// The records a [`Reader`] keeps, valid at `PRAGMA data_version = version`.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    version: Option<i64>,
+    /// Keys found by app id, with their secret's hash (unknown ids are not
+    /// kept, so guesses cannot fill it).
+    pub(crate) keys: std::collections::HashMap<String, (voucher_core::port::KeyRecord, Vec<u8>)>,
+    /// Projects by id.
+    pub(crate) projects: std::collections::HashMap<i64, voucher_core::port::ProjectRecord>,
+}
+
+impl ReadCache {
+    /// Most records kept of each kind: past it, the cache starts again.
+    const MAX: usize = 1024;
+
+    /// Forgets everything unless the database is still at `version`.
+    fn validate(&mut self, version: i64) {
+        if self.version != Some(version)
+            || self.keys.len() > Self::MAX
+            || self.projects.len() > Self::MAX
+        {
+            self.keys.clear();
+            self.projects.clear();
+            self.version = Some(version);
+        }
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
 }
 
 /// Page cache per connection, in KiB. SQLite's default (2 MiB) thrashes as
@@ -250,9 +293,34 @@ impl SqliteStore {
         &self,
         read: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.read_reader(|reader| read(&reader.conn))
+    }
+
+    /// Like [`SqliteStore::read`], with the connection's [`ReadCache`],
+    /// checked against `PRAGMA data_version` first (in the same snapshot).
+    pub(crate) fn read_cached<T>(
+        &self,
+        read: impl FnOnce(&Connection, &mut ReadCache) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read_reader(|reader| {
+            let version: i64 = reader
+                .conn
+                .prepare_cached("PRAGMA data_version")
+                .store()?
+                .query_row([], |r| r.get(0))
+                .store()?;
+            reader.cache.validate(version);
+            read(&reader.conn, &mut reader.cache)
+        })
+    }
+
+    fn read_reader<T>(
+        &self,
+        read: impl FnOnce(&mut Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let pooled = self.inner.readers.lock().map_err(|_| poisoned())?.pop();
-        let conn = match pooled {
-            Some(conn) => conn,
+        let mut reader = match pooled {
+            Some(reader) => reader,
             None => {
                 let conn = open_connection(&self.inner.path, &self.inner.options)?;
                 // Readers scan rather than revisit: a small cache each, so
@@ -261,16 +329,27 @@ impl SqliteStore {
                     "PRAGMA query_only = ON; PRAGMA cache_size = -{READER_CACHE_KIB};"
                 ))
                 .store()?;
-                conn
+                Reader {
+                    conn,
+                    cache: ReadCache::default(),
+                }
             }
         };
-        conn.execute_batch("BEGIN").store()?;
-        let result = read(&conn);
-        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        reader
+            .conn
+            .prepare_cached("BEGIN")
+            .store()?
+            .execute([])
+            .store()?;
+        let result = read(&mut reader);
+        let end = reader
+            .conn
+            .prepare_cached(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })
+            .and_then(|mut end| end.execute([]));
         if end.is_ok() {
             let mut readers = self.inner.readers.lock().map_err(|_| poisoned())?;
             if readers.len() < self.inner.options.readers_max {
-                readers.push(conn);
+                readers.push(reader);
             }
         }
         result

@@ -138,7 +138,14 @@ impl ProjectStore for SqliteStore {
     }
 
     fn project(&self, id: ProjectId) -> Result<ProjectRecord, StoreError> {
-        self.read(|conn| load_project(conn, id))
+        self.read_cached(|conn, cache| {
+            if let Some(project) = cache.projects.get(&id.0) {
+                return Ok(project.clone());
+            }
+            let project = load_project(conn, id)?;
+            cache.projects.insert(id.0, project.clone());
+            Ok(project)
+        })
     }
 
     fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
@@ -197,26 +204,36 @@ impl ProjectStore for SqliteStore {
     }
 
     fn authenticate(&self, app_id: &str, secret: &str) -> Result<Option<KeyRecord>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys
+                 WHERE app_id = ?1 AND revoked_at IS NULL"
+            )
+        });
         let presented = sha256(secret);
-        self.read(|conn| {
-            let found = conn
-                .prepare_cached(&format!(
-                    "SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys
-                     WHERE app_id = ?1 AND revoked_at IS NULL"
-                ))
-                .store()?
-                .query_row([app_id], |row| {
-                    let stored: Vec<u8> = row.get(7)?;
-                    Ok((key_from_row(row)?, stored))
-                })
-                .optional()
-                .store()?;
-            match found {
-                Some((key, stored)) if bool::from(stored.as_slice().ct_eq(&presented)) => {
-                    key.map(Some)
+        self.read_cached(|conn, cache| {
+            if !cache.keys.contains_key(app_id) {
+                let found = conn
+                    .prepare_cached(&SQL)
+                    .store()?
+                    .query_row([app_id], |row| {
+                        let stored: Vec<u8> = row.get(7)?;
+                        Ok((key_from_row(row)?, stored))
+                    })
+                    .optional()
+                    .store()?;
+                match found {
+                    Some((key, stored)) => {
+                        cache.keys.insert(app_id.to_owned(), (key?, stored));
+                    }
+                    None => return Ok(None),
                 }
-                _ => Ok(None),
             }
+            Ok(cache
+                .keys
+                .get(app_id)
+                .filter(|(_, stored)| bool::from(stored.as_slice().ct_eq(&presented)))
+                .map(|(key, _)| key.clone()))
         })
     }
 

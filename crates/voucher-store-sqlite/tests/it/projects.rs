@@ -33,6 +33,20 @@ fn keys_authenticate_only_with_their_secret_until_revoked() {
         f.store.revoke_key("client-1", t0()),
         Err(StoreError::NotFound { .. })
     ));
+    // A revocation by another process (another store on the same file) is
+    // seen at once, though the key was read (and kept) just before.
+    let spec = KeySpec {
+        app_id: "client-2".to_owned(),
+        ..spec
+    };
+    f.store.create_key(&spec, t0()).unwrap();
+    for _ in 0..3 {
+        assert!(f.store.authenticate("client-2", "s3cret").unwrap().is_some());
+    }
+    let other = SqliteStore::open(f.dir.path().join("voucher.db"), Options::default()).unwrap();
+    other.revoke_key("client-2", t0()).unwrap();
+    assert_eq!(f.store.authenticate("client-2", "s3cret").unwrap(), None);
+    drop(other);
     // The secret is not in the file in clear.
     drop(f.store);
     let bytes = std::fs::read(f.dir.path().join("voucher.db")).unwrap();
