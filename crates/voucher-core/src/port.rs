@@ -142,6 +142,21 @@ pub trait ProjectStore {
     /// The key whose application id and secret match, not revoked, if any.
     /// MUST compare the secret's hash in constant time.
     fn authenticate(&self, app_id: &str, secret: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// [`ProjectStore::authenticate`], with the key's project, read
+    /// together: what every request needs first.
+    fn authenticate_project(
+        &self,
+        app_id: &str,
+        secret: &str,
+    ) -> Result<Option<(KeyRecord, ProjectRecord)>, StoreError> {
+        match self.authenticate(app_id, secret)? {
+            Some(key) => {
+                let project = self.project(key.project)?;
+                Ok(Some((key, project)))
+            }
+            None => Ok(None),
+        }
+    }
     /// Every key (no secrets), oldest first.
     fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
     /// Revokes a key by application id. MUST fail with `NotFound` if none.

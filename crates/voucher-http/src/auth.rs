@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use voucher_core::port::{ClientPermission, KeyKind, KeyRecord, ProjectId};
+use voucher_core::port::{ClientPermission, KeyKind, KeyRecord, ProjectId, ProjectRecord};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -19,6 +19,8 @@ pub struct ServerKey {
     pub project: ProjectId,
     /// The key.
     pub key: KeyRecord,
+    /// The key's project, read with the key.
+    pub record: ProjectRecord,
 }
 
 /// A request authenticated with a client key from an allowed origin.
@@ -28,6 +30,8 @@ pub struct ClientKey {
     pub project: ProjectId,
     /// The key.
     pub key: KeyRecord,
+    /// The key's project, read with the key.
+    pub record: ProjectRecord,
 }
 
 impl ClientKey {
@@ -53,13 +57,13 @@ async fn authenticate(
     app_id: Option<&str>,
     secret: Option<&str>,
     kind: KeyKind,
-) -> Result<KeyRecord, ApiError> {
+) -> Result<(KeyRecord, ProjectRecord), ApiError> {
     let (Some(app_id), Some(secret)) = (app_id, secret) else {
         return Err(ApiError::unauthorized());
     };
-    let key = state.store_now(|store| store.authenticate(app_id, secret))?;
-    match key {
-        Some(key) if key.kind == kind => Ok(key),
+    let found = state.store_now(|store| store.authenticate_project(app_id, secret))?;
+    match found {
+        Some((key, project)) if key.kind == kind => Ok((key, project)),
         _ => Err(ApiError::unauthorized()),
     }
 }
@@ -76,7 +80,7 @@ pub async fn project_of(state: &AppState, path: &str, headers: &HeaderMap) -> Op
     } else {
         return None;
     };
-    let key = authenticate(state, header(headers, id), header(headers, secret), kind)
+    let (key, _) = authenticate(state, header(headers, id), header(headers, secret), kind)
         .await
         .ok()?;
     if kind == KeyKind::Client && !origin_allowed(&key, header(headers, "origin")) {
@@ -89,7 +93,7 @@ impl FromRequestParts<AppState> for ServerKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = authenticate(
+        let (key, record) = authenticate(
             state,
             header(&parts.headers, "x-app-id"),
             header(&parts.headers, "x-app-token"),
@@ -101,6 +105,7 @@ impl FromRequestParts<AppState> for ServerKey {
         Ok(ServerKey {
             project: key.project,
             key,
+            record,
         })
     }
 }
@@ -126,7 +131,7 @@ impl FromRequestParts<AppState> for ClientKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = authenticate(
+        let (key, record) = authenticate(
             state,
             header(&parts.headers, "x-client-application-id"),
             header(&parts.headers, "x-client-token"),
@@ -139,6 +144,7 @@ impl FromRequestParts<AppState> for ClientKey {
         Ok(ClientKey {
             project: key.project,
             key,
+            record,
         })
     }
 }

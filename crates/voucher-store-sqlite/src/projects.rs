@@ -12,7 +12,7 @@ use voucher_core::port::{
 
 use crate::encode::{from_json, from_json_cached, from_ms, opt_from_ms, to_json, to_ms};
 use crate::error::{is_unique_violation, SqlResult};
-use crate::SqliteStore;
+use crate::{ReadCache, SqliteStore};
 
 fn sha256(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
@@ -59,6 +59,58 @@ pub(crate) fn load_project(conn: &Connection, id: ProjectId) -> Result<ProjectRe
             resource: "project",
             id: id.0.to_string(),
         })?
+}
+
+/// The key of `app_id` if `secret` is its secret, from `cache` when there.
+fn cached_key(
+    conn: &Connection,
+    cache: &mut ReadCache,
+    app_id: &str,
+    secret: &str,
+) -> Result<Option<KeyRecord>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys
+             WHERE app_id = ?1 AND revoked_at IS NULL"
+        )
+    });
+    let presented = sha256(secret);
+    if !cache.keys.contains_key(app_id) {
+        let found = conn
+            .prepare_cached(&SQL)
+            .store()?
+            .query_row([app_id], |row| {
+                let stored: Vec<u8> = row.get(7)?;
+                Ok((key_from_row(row)?, stored))
+            })
+            .optional()
+            .store()?;
+        match found {
+            Some((key, stored)) => {
+                cache.keys.insert(app_id.to_owned(), (key?, stored));
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(cache
+        .keys
+        .get(app_id)
+        .filter(|(_, stored)| bool::from(stored.as_slice().ct_eq(&presented)))
+        .map(|(key, _)| key.clone()))
+}
+
+/// The project `id`, from `cache` when there.
+fn cached_project(
+    conn: &Connection,
+    cache: &mut ReadCache,
+    id: ProjectId,
+) -> Result<ProjectRecord, StoreError> {
+    if let Some(project) = cache.projects.get(&id.0) {
+        return Ok(project.clone());
+    }
+    let project = load_project(conn, id)?;
+    cache.projects.insert(id.0, project.clone());
+    Ok(project)
 }
 
 const KEY_COLUMNS: &str = "project_id, kind, app_id, origins, permissions, created_at, revoked_at";
@@ -138,14 +190,7 @@ impl ProjectStore for SqliteStore {
     }
 
     fn project(&self, id: ProjectId) -> Result<ProjectRecord, StoreError> {
-        self.read_cached(|conn, cache| {
-            if let Some(project) = cache.projects.get(&id.0) {
-                return Ok(project.clone());
-            }
-            let project = load_project(conn, id)?;
-            cache.projects.insert(id.0, project.clone());
-            Ok(project)
-        })
+        self.read_cached(|conn, cache| cached_project(conn, cache, id))
     }
 
     fn projects(&self) -> Result<Vec<ProjectRecord>, StoreError> {
@@ -204,36 +249,20 @@ impl ProjectStore for SqliteStore {
     }
 
     fn authenticate(&self, app_id: &str, secret: &str) -> Result<Option<KeyRecord>, StoreError> {
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "SELECT {KEY_COLUMNS}, secret_sha256 FROM api_keys
-                 WHERE app_id = ?1 AND revoked_at IS NULL"
-            )
-        });
-        let presented = sha256(secret);
+        self.read_cached(|conn, cache| cached_key(conn, cache, app_id, secret))
+    }
+
+    fn authenticate_project(
+        &self,
+        app_id: &str,
+        secret: &str,
+    ) -> Result<Option<(KeyRecord, ProjectRecord)>, StoreError> {
         self.read_cached(|conn, cache| {
-            if !cache.keys.contains_key(app_id) {
-                let found = conn
-                    .prepare_cached(&SQL)
-                    .store()?
-                    .query_row([app_id], |row| {
-                        let stored: Vec<u8> = row.get(7)?;
-                        Ok((key_from_row(row)?, stored))
-                    })
-                    .optional()
-                    .store()?;
-                match found {
-                    Some((key, stored)) => {
-                        cache.keys.insert(app_id.to_owned(), (key?, stored));
-                    }
-                    None => return Ok(None),
-                }
-            }
-            Ok(cache
-                .keys
-                .get(app_id)
-                .filter(|(_, stored)| bool::from(stored.as_slice().ct_eq(&presented)))
-                .map(|(key, _)| key.clone()))
+            let Some(key) = cached_key(conn, cache, app_id, secret)? else {
+                return Ok(None);
+            };
+            let project = cached_project(conn, cache, key.project)?;
+            Ok(Some((key, project)))
         })
     }
 

@@ -360,19 +360,17 @@ pub(crate) fn request(
     })
 }
 
-/// The key's project and the core's checkout request of a validation or
-/// redemption: of the legacy endpoints' one `code` (with the body's
+/// The core's checkout request of a validation or redemption in the
+/// key's `project`: of the legacy endpoints' one `code` (with the body's
 /// `gift.credits`) when given, else of the body's stacked `redeemables`.
-pub(crate) async fn prepare(
+pub(crate) fn prepare(
     state: &AppState,
-    project_id: ProjectId,
+    project: &ProjectRecord,
     body: &CheckoutBody,
     code: Option<&str>,
     channel: ChannelType,
-) -> Result<(ProjectRecord, CheckoutRequest), ApiError> {
-    let record = project(state, project_id).await?;
-    let request = build(&record, body, code, channel, state.now())?;
-    Ok((record, request))
+) -> Result<CheckoutRequest, ApiError> {
+    build(project, body, code, channel, state.now())
 }
 
 /// The request of [`prepare`] for the project `record`.

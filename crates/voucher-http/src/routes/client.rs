@@ -211,7 +211,7 @@ async fn validate(
     WireQuery(query): WireQuery<Json_>,
 ) -> Result<Checked, ApiError> {
     let (code, body) = validate_body(query)?;
-    validations::legacy(&state, key.project, code, body, ChannelType::ClientApi).await
+    validations::legacy(&state, &key.record, code, body, ChannelType::ClientApi).await
 }
 
 async fn validations(
@@ -219,7 +219,7 @@ async fn validations(
     key: ClientKey,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
-    validations::stacked(&state, key.project, body, ChannelType::ClientApi).await
+    validations::stacked(&state, &key.record, body, ChannelType::ClientApi).await
 }
 
 /// `?code=` of `POST /client/v1/redeem`.
@@ -245,7 +245,7 @@ async fn redeem(
             "code is required",
         ));
     };
-    redemptions::legacy(&state, key.project, code, body, ChannelType::ClientApi).await
+    redemptions::legacy(&state, &key.record, code, body, ChannelType::ClientApi).await
 }
 
 async fn redemptions(
@@ -254,7 +254,7 @@ async fn redemptions(
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
     key.require(ClientPermission::Redeem)?;
-    redemptions::stacked(&state, key.project, body, ChannelType::ClientApi).await
+    redemptions::stacked(&state, &key.record, body, ChannelType::ClientApi).await
 }
 
 async fn qualifications(

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value as Json_};
 use voucher_core::decision::Reason;
 use voucher_core::money::Currency;
 use voucher_core::port::{
-    ChannelType, CheckoutRequest, ListQuery, ProjectId, RedemptionKind, RedemptionQuery,
+    ChannelType, CheckoutRequest, ListQuery, ProjectRecord, RedemptionKind, RedemptionQuery,
     RedemptionRecord, RedemptionResult, RedemptionState, RollbackRecord, RollbackRequest,
 };
 
@@ -62,7 +62,7 @@ async fn redeem_voucher(
     if body.tracking_id.is_none() {
         body.tracking_id = query.tracking_id;
     }
-    legacy(&state, key.project, code, body, ChannelType::Api).await
+    legacy(&state, &key.record, code, body, ChannelType::Api).await
 }
 
 async fn redeem_stack(
@@ -70,7 +70,7 @@ async fn redeem_stack(
     key: ServerKey,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
-    stacked(&state, key.project, body, ChannelType::Api).await
+    stacked(&state, &key.record, body, ChannelType::Api).await
 }
 
 /// Decodes a redemption into the core's checkout request, as the endpoints
@@ -101,14 +101,14 @@ pub fn decode_redemption(
 /// The legacy redemption of one code, shared with `POST /client/v1/redeem`.
 pub(crate) async fn legacy(
     state: &AppState,
-    project: ProjectId,
+    project_record: &ProjectRecord,
     code: String,
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
+    let project = project_record.id;
     let assets = asset_token::links(state, project).await?;
-    let (project_record, request) =
-        checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let request = checkout::prepare(state, project_record, &body, Some(&code), channel)?;
     let record = state.redeem(project, request).await.map_err(|e| {
         // An unknown code is recorded (`resource_not_found`) and
         // answered as the reference's 404.
@@ -127,11 +127,12 @@ pub(crate) async fn legacy(
 /// The stacked redemption, shared with `POST /client/v1/redemptions`.
 pub(crate) async fn stacked(
     state: &AppState,
-    project: ProjectId,
+    record: &ProjectRecord,
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
+    let request = checkout::prepare(state, record, &body, None, channel)?;
+    let project = record.id;
     let currency = record.spec.currency;
     let assets = asset_token::links(state, project).await?;
     // A refusal names one code; when it is an unknown one, the lockout

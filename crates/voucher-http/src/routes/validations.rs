@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json_};
 use voucher_core::decision::{Outcome, Reason, Refusal};
 use voucher_core::money::Currency;
-use voucher_core::port::{ChannelType, CheckoutEntry, CheckoutRequest, CheckoutResult, ProjectId};
+use voucher_core::port::{
+    ChannelType, CheckoutEntry, CheckoutRequest, CheckoutResult, ProjectRecord,
+};
 use voucher_core::stacking::{EntryStatus, SkipReason};
 
 use crate::auth::ServerKey;
@@ -41,7 +43,7 @@ async fn validate_voucher(
     Path(code): Path<String>,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
-    legacy(&state, key.project, code, body, ChannelType::Api).await
+    legacy(&state, &key.record, code, body, ChannelType::Api).await
 }
 
 async fn validate_stack(
@@ -49,7 +51,7 @@ async fn validate_stack(
     key: ServerKey,
     JsonBody(body): JsonBody<CheckoutBody>,
 ) -> Result<Checked, ApiError> {
-    stacked(&state, key.project, body, ChannelType::Api).await
+    stacked(&state, &key.record, body, ChannelType::Api).await
 }
 
 /// Decodes the JSON body of a validation into the core's checkout request,
@@ -88,12 +90,13 @@ pub(crate) fn refusal_error(refusal: &Refusal, failure_id: Option<&str>, code: &
 /// The legacy validation of one code, shared with `GET /client/v1/validate`.
 pub(crate) async fn legacy(
     state: &AppState,
-    project: ProjectId,
+    record: &ProjectRecord,
     code: String,
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, request) = checkout::prepare(state, project, &body, Some(&code), channel).await?;
+    let request = checkout::prepare(state, record, &body, Some(&code), channel)?;
+    let project = record.id;
     let currency = record.spec.currency;
     let answer = state.store_now(|store| store.validate(project, &request));
     let echo = OrderEcho::of(&body);
@@ -274,11 +277,12 @@ pub(crate) fn entry_lists(entries: &[CheckoutEntry], currency: Currency) -> (Jso
 /// The stacked validation, shared with `POST /client/v1/validations`.
 pub(crate) async fn stacked(
     state: &AppState,
-    project: ProjectId,
+    record: &ProjectRecord,
     body: CheckoutBody,
     channel: ChannelType,
 ) -> Result<Checked, ApiError> {
-    let (record, request) = checkout::prepare(state, project, &body, None, channel).await?;
+    let request = checkout::prepare(state, record, &body, None, channel)?;
+    let project = record.id;
     let currency = record.spec.currency;
     let result = state.store_now(|store| store.validate(project, &request))?;
     let echo = OrderEcho::of(&body);

@@ -41,7 +41,11 @@ fn keys_authenticate_only_with_their_secret_until_revoked() {
     };
     f.store.create_key(&spec, t0()).unwrap();
     for _ in 0..3 {
-        assert!(f.store.authenticate("client-2", "s3cret").unwrap().is_some());
+        assert!(f
+            .store
+            .authenticate("client-2", "s3cret")
+            .unwrap()
+            .is_some());
     }
     let other = SqliteStore::open(f.dir.path().join("voucher.db"), Options::default()).unwrap();
     other.revoke_key("client-2", t0()).unwrap();
