@@ -11,14 +11,21 @@
 //! no route is logged masked ([`mask_path`]), and anything else that names
 //! a code logs it through [`mask_code`].
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument as _;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore as _, SeedableRng as _};
+use tracing::{Instrument as _, Level};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::EnvFilter;
@@ -91,13 +98,55 @@ pub fn mask_path(path: &str) -> String {
         .join("/")
 }
 
+/// Which lines are logged: a level such as `info`, or `RUST_LOG`
+/// directives such as `voucher_http=debug,info`.
+///
+/// Levels per target (the usual case) are kept as a
+/// [`Targets`](tracing_subscriber::filter::Targets), which decides once per
+/// call site; directives that name spans or fields (`[request]=debug`) need
+/// an [`EnvFilter`], which also tracks every span as it is entered and left
+/// (a shared lock each time).
+#[derive(Debug)]
+pub struct LogFilter(FilterKind);
+
+#[derive(Debug)]
+enum FilterKind {
+    Targets(Targets),
+    Env(EnvFilter),
+}
+
+impl LogFilter {
+    fn parse(directives: &str) -> Result<LogFilter, String> {
+        // Only plain `target=level` lists go to `Targets`: anything else
+        // (spans, fields, blanks) is left to `EnvFilter`'s fuller grammar.
+        let plain = !directives.is_empty()
+            && directives.split(',').all(|directive| {
+                !directive.is_empty()
+                    && directive
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_:=-".contains(&b))
+            });
+        if plain {
+            if let Ok(targets) = directives.parse::<Targets>() {
+                return Ok(LogFilter(FilterKind::Targets(targets)));
+            }
+        }
+        EnvFilter::try_new(directives)
+            .map(|env| LogFilter(FilterKind::Env(env)))
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The filter of `level` (a level such as `info`, or `RUST_LOG` directives
 /// such as `voucher_http=debug,info`), or of the `RUST_LOG` variable when
-/// `level` is `None`, or `info`.
-pub fn filter(level: Option<&str>) -> Result<EnvFilter, String> {
+/// `level` is `None` (if set and valid), or `info`.
+pub fn filter(level: Option<&str>) -> Result<LogFilter, String> {
     match level {
-        Some(level) => EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}")),
-        None => Ok(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))),
+        Some(level) => LogFilter::parse(level).map_err(|e| format!("log level {level:?}: {e}")),
+        None => Ok(std::env::var(EnvFilter::DEFAULT_ENV)
+            .ok()
+            .and_then(|directives| LogFilter::parse(&directives).ok())
+            .unwrap_or_else(|| LogFilter(FilterKind::Targets(Targets::new().with_default(Level::INFO))))),
     }
 }
 
@@ -105,13 +154,18 @@ pub fn filter(level: Option<&str>) -> Result<EnvFilter, String> {
 /// `writer`: the one the server installs, and the one tests capture.
 pub fn subscriber<W>(
     format: LogFormat,
-    filter: EnvFilter,
+    filter: LogFilter,
     writer: W,
 ) -> Box<dyn tracing::Subscriber + Send + Sync + 'static>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let registry = tracing_subscriber::registry().with(filter);
+    // One of the two is `None`, a layer that does nothing.
+    let (targets, env) = match filter.0 {
+        FilterKind::Targets(targets) => (Some(targets), None),
+        FilterKind::Env(env) => (None, Some(env)),
+    };
+    let registry = tracing_subscriber::registry().with(targets).with(env);
     match format {
         LogFormat::Text => Box::new(
             registry.with(
@@ -133,25 +187,74 @@ where
     }
 }
 
+/// Bytes the log writer gathers before it writes them out.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// Keeps the process's log writer running: dropping it writes out every
+/// line still queued, then stops the writer. Hold it until the process
+/// exits.
+#[must_use = "dropping the guard stops the log writer"]
+#[derive(Debug)]
+pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
+
 /// Installs the process's subscriber: `format` lines on stderr, filtered
 /// by `level` or `RUST_LOG` ([`filter`]).
-pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
-    let subscriber = subscriber(format, filter(level)?, std::io::stderr);
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| format!("cannot install the logger: {e}"))
+///
+/// The lines are not written by the threads that log them: they are queued
+/// to a thread of their own, which writes whatever has accumulated in one
+/// `write` and flushes each time the queue runs dry. A full queue makes the
+/// logging threads wait rather than drop lines. Lines still queued are
+/// written when the returned guard is dropped.
+pub fn init(format: LogFormat, level: Option<&str>) -> Result<LogGuard, String> {
+    let filter = filter(level)?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("voucher-log")
+        .finish(std::io::BufWriter::with_capacity(
+            WRITE_BUFFER,
+            std::io::stderr(),
+        ));
+    tracing::subscriber::set_global_default(subscriber(format, filter, writer))
+        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    Ok(LogGuard(guard))
 }
 
-/// A new request id, `v-` and 18 hex digits as the wire's examples show.
-fn new_request_id() -> String {
-    static FALLBACK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut bytes = [0u8; 9];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Ids only need to differ; without OS randomness a counter will do.
-        let n = FALLBACK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        bytes[..8].copy_from_slice(&n.to_le_bytes());
+/// Lower-case hexadecimal digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+thread_local! {
+    /// Each thread's source of request ids, seeded once from the OS.
+    static IDS: RefCell<ChaCha8Rng> = RefCell::new(id_source());
+}
+
+fn id_source() -> ChaCha8Rng {
+    static FALLBACK: AtomicU64 = AtomicU64::new(0);
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        // Ids only need to differ: without OS randomness, the time and a
+        // count of the threads seeded will do.
+        let n = FALLBACK.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        seed[..8].copy_from_slice(&n.to_le_bytes());
+        seed[8..24].copy_from_slice(&nanos.to_le_bytes());
     }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("v-{hex}")
+    ChaCha8Rng::from_seed(seed)
+}
+
+/// A new request id, `v-` and 18 hex digits as the wire's examples show:
+/// from a per-thread ChaCha stream (no system call per request).
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 9];
+    IDS.with(|ids| ids.borrow_mut().fill_bytes(&mut bytes));
+    let mut id = String::with_capacity(2 + 2 * bytes.len());
+    id.push_str("v-");
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    id
 }
 
 /// The outermost middleware: gives every request an id (in the error
@@ -165,35 +268,36 @@ pub(crate) async fn requests(
 ) -> Response {
     let started = Instant::now();
     let id = new_request_id();
+    let header = HeaderValue::from_str(&id).ok();
     let ip: IpAddr = client_ip::resolve(
         client_ip::peer(&request),
         request.headers(),
         &state.config.trusted_proxies,
     );
     request.extensions_mut().insert(ClientIp(ip));
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let unmatched = route.is_none().then(|| mask_path(request.uri().path()));
     let span = tracing::info_span!("request", request_id = %id, client_ip = %ip);
-    let mut response = error::REQUEST_ID
-        .scope(id.clone(), next.run(request))
-        .instrument(span.clone())
-        .await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
+    // Logged inside the span, as the request's last line.
+    let served = async move {
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let unmatched = match route {
+            // Masking allocates: only when the line is logged.
+            None if tracing::enabled!(Level::INFO) => Some(mask_path(request.uri().path())),
+            _ => None,
+        };
+        let response = next.run(request).await;
         tracing::info!(
             method = %method,
-            route = route.as_deref().unwrap_or("(unmatched)"),
+            route = route.as_ref().map_or("(unmatched)", MatchedPath::as_str),
             path = unmatched.as_deref(),
             status = response.status().as_u16(),
-            latency_ms,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request"
         );
-    });
-    if let Ok(value) = id.parse() {
+        response
+    };
+    let mut response = error::REQUEST_ID.scope(id, served).instrument(span).await;
+    if let Some(value) = header {
         response.headers_mut().insert("x-request-id", value);
     }
     response

@@ -15,7 +15,8 @@
 //! The store's write batches (`writer_batch_size`: how many writes shared
 //! one commit) are read from the store at each scrape.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -46,16 +47,40 @@ const UNMATCHED: &str = "unmatched";
 /// Labels of `http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: &'static str,
     status: u16,
 }
 
 /// Labels of `http_request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: &'static str,
+}
+
+/// A route label: the router's own template (borrowed from the fixed set
+/// [`crate::route_paths`] lists, so that counting a request allocates
+/// nothing), or a copy of a template outside that set.
+type Route = Cow<'static, str>;
+
+/// The route label of a request: its template, or [`UNMATCHED`].
+fn route_label(matched: Option<&MatchedPath>) -> Route {
+    static TEMPLATES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let Some(matched) = matched else {
+        return Cow::Borrowed(UNMATCHED);
+    };
+    let templates = TEMPLATES.get_or_init(|| {
+        let mut paths = crate::route_paths();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    });
+    let path = matched.as_str();
+    match templates.binary_search(&path) {
+        Ok(i) => Cow::Borrowed(templates[i]),
+        Err(_) => Cow::Owned(path.to_owned()),
+    }
 }
 
 /// Labels of `redemptions_total`.
@@ -268,24 +293,19 @@ fn method_label(method: &Method) -> &'static str {
 /// Layered outside the routes, so that unmatched requests count too.
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = method_label(request.method()).to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
+    let route = route_label(request.extensions().get::<MatchedPath>());
     let response = next.run(request).await;
     let metrics: &Arc<Metrics> = state.metrics();
+    let mut labels = RouteLabels { route, method };
     metrics
         .durations
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-            method: method.clone(),
-        })
+        .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            route,
+            route: std::mem::take(&mut labels.route),
             method,
             status: response.status().as_u16(),
         })
