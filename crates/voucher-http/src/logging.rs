@@ -26,7 +26,10 @@ use rand_core::{RngCore as _, SeedableRng as _};
 use tracing::{Instrument as _, Level};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::EnvFilter;
 
@@ -171,6 +174,7 @@ where
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
+                    .event_format(TextLine)
                     .with_writer(writer),
             ),
         ),
@@ -184,6 +188,64 @@ where
                     .with_writer(writer),
             ),
         ),
+    }
+}
+
+/// The text line of an event: what `tracing-subscriber`'s default (full)
+/// format writes without colours (`2026-12-07T15:24:06.881991Z  INFO
+/// request{request_id=v-.. client_ip=..}: voucher_http::logging: request
+/// method=POST ...`), written as plain strings: the default format styles
+/// each piece through `nu-ansi-term` even with colours off, which costs
+/// more than the rest of the line. The fields are the layer's usual field
+/// format.
+#[derive(Debug, Clone, Copy)]
+struct TextLine;
+
+impl<S, N> FormatEvent<S, N> for TextLine
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        if SystemTime.format_time(&mut writer).is_err() {
+            writer.write_str("<unknown time>")?;
+        }
+        writer.write_str(match *meta.level() {
+            Level::TRACE => " TRACE ",
+            Level::DEBUG => " DEBUG ",
+            Level::INFO => "  INFO ",
+            Level::WARN => "  WARN ",
+            Level::ERROR => " ERROR ",
+        })?;
+        if let Some(scope) = ctx.event_scope() {
+            let mut seen = false;
+            for span in scope.from_root() {
+                writer.write_str(span.metadata().name())?;
+                seen = true;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        writer.write_char('{')?;
+                        writer.write_str(fields)?;
+                        writer.write_char('}')?;
+                    }
+                }
+                writer.write_char(':')?;
+            }
+            if seen {
+                writer.write_char(' ')?;
+            }
+        }
+        writer.write_str(meta.target())?;
+        writer.write_str(": ")?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writer.write_char('\n')
     }
 }
 
