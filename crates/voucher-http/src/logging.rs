@@ -12,6 +12,7 @@
 //! a code logs it through [`mask_code`].
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,14 +24,16 @@ use axum::middleware::Next;
 use axum::response::Response;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore as _, SeedableRng as _};
+use tracing::field::{Field, Visit};
 use tracing::{Instrument as _, Level};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use crate::client_ip::{self, ClientIp};
@@ -115,7 +118,7 @@ pub struct LogFilter(FilterKind);
 #[derive(Debug)]
 enum FilterKind {
     Targets(Targets),
-    Env(EnvFilter),
+    Env(Box<EnvFilter>),
 }
 
 impl LogFilter {
@@ -135,7 +138,7 @@ impl LogFilter {
             }
         }
         EnvFilter::try_new(directives)
-            .map(|env| LogFilter(FilterKind::Env(env)))
+            .map(|env| LogFilter(FilterKind::Env(Box::new(env))))
             .map_err(|e| e.to_string())
     }
 }
@@ -149,7 +152,11 @@ pub fn filter(level: Option<&str>) -> Result<LogFilter, String> {
         None => Ok(std::env::var(EnvFilter::DEFAULT_ENV)
             .ok()
             .and_then(|directives| LogFilter::parse(&directives).ok())
-            .unwrap_or_else(|| LogFilter(FilterKind::Targets(Targets::new().with_default(Level::INFO))))),
+            .unwrap_or_else(|| {
+                LogFilter(FilterKind::Targets(
+                    Targets::new().with_default(Level::INFO),
+                ))
+            })),
     }
 }
 
@@ -166,7 +173,7 @@ where
     // One of the two is `None`, a layer that does nothing.
     let (targets, env) = match filter.0 {
         FilterKind::Targets(targets) => (Some(targets), None),
-        FilterKind::Env(env) => (None, Some(env)),
+        FilterKind::Env(env) => (None, Some(*env)),
     };
     let registry = tracing_subscriber::registry().with(targets).with(env);
     match format {
@@ -174,6 +181,7 @@ where
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
+                    .fmt_fields(TextFields)
                     .event_format(TextLine)
                     .with_writer(writer),
             ),
@@ -246,6 +254,140 @@ where
         writer.write_str(": ")?;
         ctx.format_fields(writer.by_ref(), event)?;
         writer.write_char('\n')
+    }
+}
+
+/// The fields of a text line, as `tracing-subscriber`'s default field
+/// format writes them without colours (`request_id=v-.. route="/v1/.."`,
+/// the message first and bare, its control characters escaped), without
+/// its styling of every name and `=`.
+#[derive(Debug, Clone, Copy)]
+struct TextFields;
+
+impl<'w> FormatFields<'w> for TextFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        let mut visitor = TextVisitor {
+            sanitize: writer.sanitizes_ansi_escapes(),
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct TextVisitor<'w> {
+    writer: Writer<'w>,
+    sanitize: bool,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl Visit for TextVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let sanitize = self.sanitize;
+        match value.source() {
+            Some(source) => self.record_debug(
+                field,
+                &format_args!(
+                    "{} {}.sources={}",
+                    Escaped(format_args!("{value}"), sanitize),
+                    field.name(),
+                    Sources(source, sanitize)
+                ),
+            ),
+            None => self.record_debug(
+                field,
+                &format_args!("{}", Escaped(format_args!("{value}"), sanitize)),
+            ),
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        if self.first {
+            self.first = false;
+        } else if let Err(e) = self.writer.write_char(' ') {
+            self.result = Err(e);
+            return;
+        }
+        let name = field.name();
+        self.result = match name {
+            "message" => write!(self.writer, "{:?}", Escaped(value, self.sanitize)),
+            name => {
+                let name = name.strip_prefix("r#").unwrap_or(name);
+                self.writer
+                    .write_str(name)
+                    .and_then(|()| self.writer.write_char('='))
+                    .and_then(|()| write!(self.writer, "{value:?}"))
+            }
+        };
+    }
+}
+
+/// A value whose terminal control characters are written escaped
+/// (`\x1b`), so that a logged string cannot drive the operator's
+/// terminal; as is when `sanitize` is off.
+struct Escaped<T>(T, bool);
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Escaped<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.1 {
+            write!(EscapingWriter(f), "{:?}", self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+struct EscapingWriter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+
+impl std::fmt::Write for EscapingWriter<'_, '_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        for c in text.chars() {
+            match c {
+                '\x1b' => self.0.write_str("\\x1b")?,
+                '\x07' => self.0.write_str("\\x07")?,
+                '\x08' => self.0.write_str("\\x08")?,
+                '\x0c' => self.0.write_str("\\x0c")?,
+                '\x7f' => self.0.write_str("\\x7f")?,
+                '\u{80}'..='\u{9f}' => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+                c => self.0.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error's chain of sources, as a list: `["a", "b"]`.
+struct Sources<'a>(&'a (dyn std::error::Error + 'static), bool);
+
+impl std::fmt::Display for Sources<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        let mut current = Some(self.0);
+        while let Some(error) = current {
+            list.entry(&Escaped(format_args!("{error}"), self.1));
+            current = error.source();
+        }
+        list.finish()
     }
 }
 

@@ -255,7 +255,30 @@ fn sample_events() {
     let inner = tracing::debug_span!("store");
     let _inner = inner.enter();
     tracing::error!(error = %std::io::Error::other("disk full"), "failed");
-    tracing::trace!(ok = true, delta = -4i64, "{} done", 2);
+    let chained = Chained(std::io::Error::other("no space \x07left"));
+    tracing::error!(
+        error = &chained as &(dyn std::error::Error + 'static),
+        "write failed"
+    );
+    let alone = std::io::Error::other("alone \u{9b}");
+    tracing::warn!(error = &alone as &(dyn std::error::Error + 'static));
+    tracing::trace!(ok = true, delta = -4i64, note = "a \"quote\"", "{} done", 2);
+}
+
+/// An error with a source.
+#[derive(Debug)]
+struct Chained(std::io::Error);
+
+impl std::fmt::Display for Chained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot write \x1b[2J")
+    }
+}
+
+impl std::error::Error for Chained {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
 
 /// The text lines, each without its leading timestamp.
@@ -293,7 +316,7 @@ fn text_lines_read_as_the_default_format() {
         .finish();
     tracing::subscriber::with_default(reference, sample_events);
     let (ours, default) = (untimed(&ours), untimed(&default));
-    assert_eq!(ours.len(), 4, "{ours:?}");
+    assert_eq!(ours.len(), 6, "{ours:?}");
     assert_eq!(ours, default);
     assert!(ours[1].starts_with(
         r#" INFO request{request_id="v-00ff" client_ip=10.0.0.1}: logs::logging: request method=POST"#
