@@ -13,10 +13,12 @@
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::io::Write;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
@@ -26,7 +28,6 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore as _, SeedableRng as _};
 use tracing::field::{Field, Visit};
 use tracing::{Instrument as _, Level};
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
@@ -391,36 +392,180 @@ impl std::fmt::Display for Sources<'_> {
     }
 }
 
-/// Bytes the log writer gathers before it writes them out.
-const WRITE_BUFFER: usize = 64 * 1024;
+/// How long the log writer lets lines gather before it writes them out.
+const GATHER: Duration = Duration::from_millis(5);
+
+/// Bytes of lines queued at most: past this, a logging thread waits for
+/// the writer (a line is never dropped).
+const QUEUE_MAX: usize = 1 << 20;
+
+/// The lines logged and not yet written, shared by the logging threads
+/// (which only append to it) and the log writer's thread.
+#[derive(Debug, Default)]
+struct Queue {
+    state: Mutex<Queued>,
+    /// Signalled when a line arrives while the writer is idle.
+    ready: Condvar,
+    /// Signalled when the writer has taken the queued lines.
+    room: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Queued {
+    lines: Vec<u8>,
+    /// The writer waits for a first line (and must be woken).
+    idle: bool,
+    /// The writer has stopped, or is stopping: lines go straight out.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // Every update leaves the queue consistent: a poisoned lock is used
+        // as is rather than losing lines.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues one line; wakes the writer only if it is idle, so that under
+    /// load a logging thread makes no system call.
+    fn push(&self, line: &[u8]) -> std::io::Result<()> {
+        let mut queued = self.lock();
+        while queued.lines.len() >= QUEUE_MAX && !queued.closed {
+            queued = self
+                .room
+                .wait(queued)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if queued.closed {
+            drop(queued);
+            return std::io::stderr().write_all(line);
+        }
+        queued.lines.extend_from_slice(line);
+        if queued.idle {
+            queued.idle = false;
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The writer's loop: waits for a line, lets more gather for
+    /// [`GATHER`], writes all of them in one `write_all`, and again, until
+    /// the queue is closed and empty.
+    fn write_out(&self, mut out: impl Write) {
+        let mut batch = Vec::new();
+        loop {
+            let closed = {
+                let mut queued = self.lock();
+                while queued.lines.is_empty() && !queued.closed {
+                    queued.idle = true;
+                    queued = self
+                        .ready
+                        .wait(queued)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                queued.idle = false;
+                queued.closed
+            };
+            if !closed {
+                std::thread::sleep(GATHER);
+            }
+            let closed = {
+                let mut queued = self.lock();
+                std::mem::swap(&mut queued.lines, &mut batch);
+                queued.closed
+            };
+            self.room.notify_all();
+            // Nowhere to report a failed write to: the lines are lost, the
+            // server goes on.
+            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            batch.clear();
+            if closed {
+                return;
+            }
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_one();
+        self.room.notify_all();
+    }
+}
+
+/// The logging threads' end of the [`Queue`]: each formatted line is
+/// written whole, in one call, so lines never interleave.
+#[derive(Debug, Clone)]
+struct QueueWriter(Arc<Queue>);
+
+impl<'a> MakeWriter<'a> for QueueWriter {
+    type Writer = &'a Queue;
+
+    fn make_writer(&'a self) -> &'a Queue {
+        &self.0
+    }
+}
+
+impl Write for &Queue {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.push(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Keeps the process's log writer running: dropping it writes out every
 /// line still queued, then stops the writer. Hold it until the process
 /// exits.
 #[must_use = "dropping the guard stops the log writer"]
 #[derive(Debug)]
-pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
+pub struct LogGuard {
+    queue: Arc<Queue>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.queue.close();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// A log writer to `out` on a thread of its own, and the guard that stops
+/// it. Without a thread (the system refuses one), lines go straight to
+/// stderr.
+fn spawn_writer(out: impl Write + Send + 'static) -> (QueueWriter, LogGuard) {
+    let queue = Arc::new(Queue::default());
+    let writing = Arc::clone(&queue);
+    let writer = std::thread::Builder::new()
+        .name("voucher-log".to_owned())
+        .spawn(move || writing.write_out(out))
+        .ok();
+    if writer.is_none() {
+        queue.close();
+    }
+    (QueueWriter(Arc::clone(&queue)), LogGuard { queue, writer })
+}
 
 /// Installs the process's subscriber: `format` lines on stderr, filtered
 /// by `level` or `RUST_LOG` ([`filter`]).
 ///
-/// The lines are not written by the threads that log them: they are queued
-/// to a thread of their own, which writes whatever has accumulated in one
-/// `write` and flushes each time the queue runs dry. A full queue makes the
-/// logging threads wait rather than drop lines. Lines still queued are
-/// written when the returned guard is dropped.
+/// The lines are not written by the threads that log them: they are
+/// queued in memory, and a thread of its own writes what has gathered in
+/// one `write` every few milliseconds, so a request makes no system call
+/// to log. A full queue makes the logging threads wait rather than drop
+/// lines. Lines still queued are written when the returned guard is
+/// dropped (a killed process loses its last few milliseconds of lines).
 pub fn init(format: LogFormat, level: Option<&str>) -> Result<LogGuard, String> {
     let filter = filter(level)?;
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("voucher-log")
-        .finish(std::io::BufWriter::with_capacity(
-            WRITE_BUFFER,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = spawn_writer(std::io::stderr());
     tracing::subscriber::set_global_default(subscriber(format, filter, writer))
         .map_err(|e| format!("cannot install the logger: {e}"))?;
-    Ok(LogGuard(guard))
+    Ok(guard)
 }
 
 /// Lower-case hexadecimal digits.
@@ -530,6 +675,65 @@ mod tests {
         assert_eq!(mask_path("/client/v1/what"), "/client/v1/****");
         assert_eq!(mask_path("/nope"), "/nope");
         assert_eq!(mask_path("/"), "/");
+    }
+
+    /// A sink counting the writes it gets.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut sink = self.0.lock().unwrap();
+            sink.0.extend_from_slice(bytes);
+            sink.1 += 1;
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_writer_writes_every_line_whole_in_few_writes() {
+        let sink = Sink::default();
+        let (writer, guard) = spawn_writer(sink.clone());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2_500 {
+                        let line = format!("thread {t} line {i} {}\n", "x".repeat(i % 300));
+                        writer.make_writer().write_all(line.as_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Dropping the guard writes out what is still queued.
+        drop(guard);
+        let (bytes, writes) = sink.0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10_000);
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!(lines.len(), 10_000);
+        for line in &lines {
+            let parts: Vec<&str> = line.split(' ').collect();
+            let i: usize = parts[3].parse().unwrap();
+            assert_eq!(
+                parts.get(4).copied().unwrap_or(""),
+                "x".repeat(i % 300),
+                "{line}"
+            );
+        }
+        // Lines gather between writes: far fewer writes than lines.
+        assert!(writes * 10 <= 10_000, "{writes} writes");
+        // After the stop, lines still come out (straight to stderr).
+        writer.make_writer().write_all(b"after the stop\n").unwrap();
     }
 
     #[test]
