@@ -39,6 +39,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::client_ip::{self, ClientIp};
 use crate::error;
+use crate::metrics;
 use crate::state::AppState;
 
 /// How log lines are written.
@@ -609,9 +610,11 @@ fn new_request_id() -> String {
 /// The outermost middleware: gives every request an id (in the error
 /// bodies and an `X-Request-Id` header) and its client address (a
 /// [`ClientIp`] extension, for the rate limits and the lockout), serves it
-/// inside a `request` span carrying both, and logs its end.
+/// inside a `request` span carrying both, counts it in the metrics
+/// ([`crate::metrics`]: one layer doing both, since each layer clones
+/// every layer inside it on each request) and logs its end.
 pub(crate) async fn requests(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -635,12 +638,20 @@ pub(crate) async fn requests(
             _ => None,
         };
         let response = next.run(request).await;
+        let took = started.elapsed();
+        metrics::count_request(
+            state.metrics(),
+            route.as_ref(),
+            &method,
+            response.status(),
+            took,
+        );
         tracing::info!(
             method = %method,
             route = route.as_ref().map_or("(unmatched)", MatchedPath::as_str),
             path = unmatched.as_deref(),
             status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = took.as_secs_f64() * 1000.0,
             "request"
         );
         response

@@ -17,11 +17,10 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -289,28 +288,34 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Counts every request and times it, labelled by its route template.
-/// Layered outside the routes, so that unmatched requests count too.
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = route_label(request.extensions().get::<MatchedPath>());
-    let response = next.run(request).await;
-    let metrics: &Arc<Metrics> = state.metrics();
-    let mut labels = RouteLabels { route, method };
+/// Counts one answered request and its time, labelled by its route
+/// template (`None`: no route matched) and method. Called by the outermost
+/// middleware ([`crate::logging`]'s), outside the routes, so that
+/// unmatched requests count too.
+pub(crate) fn count_request(
+    metrics: &Metrics,
+    route: Option<&MatchedPath>,
+    method: &Method,
+    status: StatusCode,
+    took: Duration,
+) {
+    let method = method_label(method);
+    let mut labels = RouteLabels {
+        route: route_label(route),
+        method,
+    };
     metrics
         .durations
         .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+        .observe(took.as_secs_f64());
     metrics
         .requests
         .get_or_create(&RequestLabels {
             route: std::mem::take(&mut labels.route),
             method,
-            status: response.status().as_u16(),
+            status: status.as_u16(),
         })
         .inc();
-    response
 }
 
 /// `GET /metrics`.
