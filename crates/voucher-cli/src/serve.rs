@@ -301,7 +301,9 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<(), Failure> {
     } else {
         LogFormat::Text
     };
-    voucher_http::logging::init(log_format, args.log_level.as_deref())
+    // Held to the end of `run`: dropping it writes out the lines still
+    // queued, the last requests' included.
+    let _logs = voucher_http::logging::init(log_format, args.log_level.as_deref())
         .map_err(|e| Failure::usage("invalid_log_level", e))?;
     let synchronous = if args.synchronous == "normal" {
         Synchronous::Normal

@@ -83,6 +83,11 @@ pub fn route_paths() -> Vec<&'static str> {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
+    // The outer middlewares share one `Arc` of the state: a layer clones
+    // its state and every layer inside it on each request, and an
+    // `AppState` is several `Arc`s, each clone an atomic count that the
+    // cores bounce between them.
+    let shared = std::sync::Arc::new(state.clone());
     Router::new()
         .merge(service_routes().into_router())
         .merge(
@@ -96,21 +101,14 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            shared.clone(),
             rate_limit::limit,
         ))
-        // Outside the rate limit (429s count), inside the routing (the
-        // route template is known; `Router::layer` wraps the fallback too).
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
         // Outermost: the request id, the client address and the log span
-        // for everything inside.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            logging::requests,
-        ))
+        // for everything inside, and the metrics; outside the rate limit
+        // (429s count), inside the routing (the route template is known;
+        // `Router::layer` wraps the fallback too).
+        .layer(middleware::from_fn_with_state(shared, logging::requests))
         .with_state(state)
 }
 

@@ -15,12 +15,12 @@
 //! The store's write batches (`writer_batch_size`: how many writes shared
 //! one commit) are read from the store at each scrape.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,16 +46,40 @@ const UNMATCHED: &str = "unmatched";
 /// Labels of `http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: &'static str,
     status: u16,
 }
 
 /// Labels of `http_request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: &'static str,
+}
+
+/// A route label: the router's own template (borrowed from the fixed set
+/// [`crate::route_paths`] lists, so that counting a request allocates
+/// nothing), or a copy of a template outside that set.
+type Route = Cow<'static, str>;
+
+/// The route label of a request: its template, or [`UNMATCHED`].
+fn route_label(matched: Option<&MatchedPath>) -> Route {
+    static TEMPLATES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let Some(matched) = matched else {
+        return Cow::Borrowed(UNMATCHED);
+    };
+    let templates = TEMPLATES.get_or_init(|| {
+        let mut paths = crate::route_paths();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
+    });
+    let path = matched.as_str();
+    match templates.binary_search(&path) {
+        Ok(i) => Cow::Borrowed(templates[i]),
+        Err(_) => Cow::Owned(path.to_owned()),
+    }
 }
 
 /// Labels of `redemptions_total`.
@@ -264,33 +288,34 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Counts every request and times it, labelled by its route template.
-/// Layered outside the routes, so that unmatched requests count too.
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method()).to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let metrics: &Arc<Metrics> = state.metrics();
+/// Counts one answered request and its time, labelled by its route
+/// template (`None`: no route matched) and method. Called by the outermost
+/// middleware ([`crate::logging`]'s), outside the routes, so that
+/// unmatched requests count too.
+pub(crate) fn count_request(
+    metrics: &Metrics,
+    route: Option<&MatchedPath>,
+    method: &Method,
+    status: StatusCode,
+    took: Duration,
+) {
+    let method = method_label(method);
+    let mut labels = RouteLabels {
+        route: route_label(route),
+        method,
+    };
     metrics
         .durations
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-            method: method.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
+        .get_or_create(&labels)
+        .observe(took.as_secs_f64());
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            route,
+            route: std::mem::take(&mut labels.route),
             method,
-            status: response.status().as_u16(),
+            status: status.as_u16(),
         })
         .inc();
-    response
 }
 
 /// `GET /metrics`.

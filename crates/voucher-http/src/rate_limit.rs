@@ -214,7 +214,11 @@ fn client_ip(request: &Request) -> IpAddr {
 /// address or over their address's budget, and counts the unknown codes of
 /// the answers for the lockout; on other paths, lets the server key's
 /// budget (charged by the extractor) add its headers to the answer.
-pub(crate) async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() == Method::OPTIONS {
         return next.run(request).await;
     }

@@ -236,3 +236,89 @@ async fn logs_carry_the_request_id_and_never_a_whole_code() {
     json_lines_parse_carry_the_request_id_and_never_a_whole_code().await;
     text_lines_carry_the_request_id_and_never_a_whole_code().await;
 }
+
+/// Events inside nested spans, at every level, with every kind of field:
+/// the same under any subscriber.
+fn sample_events() {
+    tracing::warn!(target: "voucher_http::outside", count = 3u64, "no span \x1b[31m");
+    let outer = tracing::info_span!("request", request_id = "v-00ff", client_ip = %"10.0.0.1");
+    let _outer = outer.enter();
+    tracing::info!(
+        method = %"POST",
+        route = "/v1/vouchers/{code}/validate",
+        path = None::<&str>,
+        status = 200u16,
+        latency_ms = 1.25f64,
+        r#type = "voucher",
+        "request"
+    );
+    let inner = tracing::debug_span!("store");
+    let _inner = inner.enter();
+    tracing::error!(error = %std::io::Error::other("disk full"), "failed");
+    let chained = Chained(std::io::Error::other("no space \x07left"));
+    tracing::error!(
+        error = &chained as &(dyn std::error::Error + 'static),
+        "write failed"
+    );
+    let alone = std::io::Error::other("alone \u{9b}");
+    tracing::warn!(error = &alone as &(dyn std::error::Error + 'static));
+    tracing::trace!(ok = true, delta = -4i64, note = "a \"quote\"", "{} done", 2);
+}
+
+/// An error with a source.
+#[derive(Debug)]
+struct Chained(std::io::Error);
+
+impl std::fmt::Display for Chained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot write \x1b[2J")
+    }
+}
+
+impl std::error::Error for Chained {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The text lines, each without its leading timestamp.
+fn untimed(buffer: &Buffer) -> Vec<String> {
+    buffer
+        .text()
+        .lines()
+        .map(|line| {
+            let (time, rest) = line.split_once(' ').unwrap();
+            assert!(time.ends_with('Z') && time.contains('T'), "{line}");
+            rest.to_owned()
+        })
+        .collect()
+}
+
+/// The server's text lines are written by a formatter of its own (cheaper
+/// than the default one's styling): they read exactly as the default
+/// format's lines without colours.
+#[test]
+fn text_lines_read_as_the_default_format() {
+    let ours = Buffer::default();
+    let writer = ours.clone();
+    let subscriber = logging::subscriber(
+        LogFormat::Text,
+        logging::filter(Some("trace")).unwrap(),
+        move || writer.clone(),
+    );
+    tracing::subscriber::with_default(subscriber, sample_events);
+    let default = Buffer::default();
+    let writer = default.clone();
+    let reference = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(reference, sample_events);
+    let (ours, default) = (untimed(&ours), untimed(&default));
+    assert_eq!(ours.len(), 6, "{ours:?}");
+    assert_eq!(ours, default);
+    assert!(ours[1].starts_with(
+        r#" INFO request{request_id="v-00ff" client_ip=10.0.0.1}: logs::logging: request method=POST"#
+    ));
+}
