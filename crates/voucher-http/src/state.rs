@@ -113,18 +113,23 @@ impl Default for Config {
     }
 }
 
-/// Shared by every handler.
+/// Shared by every handler. A clone (every middleware layer makes some for
+/// each request) is two reference counts, whatever the state holds.
 #[derive(Clone)]
 pub struct AppState {
-    store: Arc<dyn Store>,
-    clock: Clock,
-    client_limiter: Option<Arc<ClientLimiter>>,
-    key_limiter: Option<Arc<KeyLimiter>>,
-    lockout: Option<Arc<Lockout>>,
-    metrics: Arc<Metrics>,
-    asset_secrets: Arc<AssetSecrets>,
+    inner: Arc<Inner>,
     /// The server's settings.
     pub config: Arc<Config>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    client_limiter: Option<ClientLimiter>,
+    key_limiter: Option<KeyLimiter>,
+    lockout: Option<Lockout>,
+    metrics: Arc<Metrics>,
+    asset_secrets: AssetSecrets,
 }
 
 impl std::fmt::Debug for AppState {
@@ -139,49 +144,47 @@ impl AppState {
     /// A state over `store`, reading time from `clock`.
     pub fn new(store: Arc<dyn Store>, clock: Clock, config: Config) -> AppState {
         AppState {
-            metrics: Arc::new(Metrics::with_store(Arc::clone(&store))),
-            store,
-            clock,
-            client_limiter: config
-                .client_rate_limit
-                .map(|limit| Arc::new(ClientLimiter::new(limit))),
-            key_limiter: config
-                .key_rate_limit
-                .map(|limit| Arc::new(KeyLimiter::new(limit))),
-            lockout: config.lockout.map(|policy| Arc::new(Lockout::new(policy))),
-            asset_secrets: Arc::new(AssetSecrets::default()),
+            inner: Arc::new(Inner {
+                metrics: Arc::new(Metrics::with_store(Arc::clone(&store))),
+                store,
+                clock,
+                client_limiter: config.client_rate_limit.map(ClientLimiter::new),
+                key_limiter: config.key_rate_limit.map(KeyLimiter::new),
+                lockout: config.lockout.map(Lockout::new),
+                asset_secrets: AssetSecrets::default(),
+            }),
             config: Arc::new(config),
         }
     }
 
     /// The per-client-IP limiter of `/client/v1/...`, if limited.
     pub(crate) fn client_limiter(&self) -> Option<&ClientLimiter> {
-        self.client_limiter.as_deref()
+        self.inner.client_limiter.as_ref()
     }
 
     /// The per-server-key limiter, if server keys are limited.
     pub(crate) fn key_limiter(&self) -> Option<&KeyLimiter> {
-        self.key_limiter.as_deref()
+        self.inner.key_limiter.as_ref()
     }
 
     /// The lockout of code guessers, if enabled.
     pub fn lockout(&self) -> Option<&Lockout> {
-        self.lockout.as_deref()
+        self.inner.lockout.as_ref()
     }
 
     /// The server's metrics, served at `GET /metrics`.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.inner.metrics
     }
 
     /// The projects' asset secrets read so far.
     pub(crate) fn asset_secrets(&self) -> &AssetSecrets {
-        &self.asset_secrets
+        &self.inner.asset_secrets
     }
 
     /// Now, as the server's clock says.
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        (self.inner.clock)()
     }
 
     /// Runs a store call on this thread, for the short indexed reads of
@@ -194,7 +197,7 @@ impl AppState {
         &self,
         call: impl FnOnce(&dyn Store) -> Result<T, voucher_core::port::StoreError>,
     ) -> Result<T, ApiError> {
-        call(self.store.as_ref()).map_err(ApiError::from)
+        call(self.inner.store.as_ref()).map_err(ApiError::from)
     }
 
     /// A redemption by the store ([`CheckoutStore::redeem_then`]), awaited
@@ -206,7 +209,7 @@ impl AppState {
         request: CheckoutRequest,
     ) -> Result<RedemptionRecord, ApiError> {
         let (sender, answer) = tokio::sync::oneshot::channel();
-        self.store.redeem_then(
+        self.inner.store.redeem_then(
             project,
             request,
             Box::new(move |answer| {
@@ -216,7 +219,7 @@ impl AppState {
             }),
         );
         let answer = answer.await.map_err(|_| internal_error())?;
-        self.metrics.count_redemption(&answer);
+        self.inner.metrics.count_redemption(&answer);
         answer.map_err(ApiError::from)
     }
 
@@ -226,7 +229,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> Result<T, voucher_core::port::StoreError> + Send + 'static,
     {
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.inner.store);
         tokio::task::spawn_blocking(move || call(store.as_ref()))
             .await
             .map_err(|_| internal_error())?
