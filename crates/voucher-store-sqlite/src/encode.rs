@@ -40,12 +40,16 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("decoding JSON: {e}")))
 }
 
-/// Decoded values of one type, by their exact text.
-type Decoded = HashMap<Box<str>, Box<dyn Any>>;
+/// Decoded values of one type, by their exact text. The texts are hashed
+/// with foldhash: SipHash over a campaign's spec cost a redemption more
+/// than the lookup saved in part (the map holds at most [`DECODED_MAX`]
+/// texts, so there is no flooding to fear).
+type Decoded = HashMap<Box<str>, Box<dyn Any>, foldhash::fast::RandomState>;
 
 thread_local! {
     /// What [`from_json_cached`] decoded on this thread, by type.
-    static DECODED: RefCell<HashMap<TypeId, Decoded>> = RefCell::new(HashMap::new());
+    static DECODED: RefCell<HashMap<TypeId, Decoded, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Texts of one type [`from_json_cached`] keeps per thread; past it, it
