@@ -19,8 +19,8 @@
 mod bulk;
 mod campaigns;
 mod catalog;
-mod checkpoint;
 mod checkout;
+mod checkpoint;
 mod customers;
 mod encode;
 mod error;
@@ -116,7 +116,6 @@ const CACHE_KIB: u32 = 64 * 1024;
 
 /// Page cache of each pooled read connection, in KiB.
 const READER_CACHE_KIB: u32 = 8 * 1024;
-
 
 /// Prepared statements kept per connection. rusqlite keeps 16 by default;
 /// a redemption alone runs more distinct statements than that, and
