@@ -15,11 +15,12 @@
 //! writer commits while the thread copies, so its pass never ends on such a
 //! WAL: once a pass is done, the writer itself checkpoints what was
 //! committed during it (a few batches' frames), and its next transaction
-//! starts the WAL over. The WAL thus stays about as long as with SQLite's
-//! own checkpoint. Should it still grow to [`CHECKPOINT_PAGES_MAX`] (the
-//! thread cannot keep up, or a reader holds an old snapshot, which holds
-//! back any checkpoint alike), the writer checkpoints it itself, as SQLite
-//! would have.
+//! starts the WAL over. The WAL thus grows past [`CHECKPOINT_PAGES`] by
+//! what is committed during one pass. One pass at a time: a pass asked for
+//! while one runs, or the writer's own checkpoint during a pass, would only
+//! find the checkpoint lock taken (an earlier version did both, and under
+//! load the WAL then never started over). A reader holding an old snapshot
+//! holds back any checkpoint alike, as it did SQLite's.
 //!
 //! Durability is unchanged: a checkpoint copies committed frames only, and
 //! syncs the database file (at the writer's `synchronous` level) before the
@@ -40,9 +41,6 @@ use rusqlite::Connection;
 /// far fewer times.
 pub(crate) const CHECKPOINT_PAGES: u32 = 10_000;
 
-/// WAL frames after which the writer checkpoints the WAL itself.
-pub(crate) const CHECKPOINT_PAGES_MAX: u32 = 4 * CHECKPOINT_PAGES;
-
 thread_local! {
     /// The frames in the WAL after the last commit of this thread's
     /// connection, set by [`wal_hook`].
@@ -58,10 +56,11 @@ fn wal_hook(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
 }
 
 /// The writer's side: decides after each commit whether to ask for a
-/// checkpoint, or to run one.
+/// checkpoint, or to run the end of one.
 pub(crate) struct Checkpoints {
-    /// `None` for a database without a file (no other connection can see
-    /// it): the writer then checkpoints itself past [`CHECKPOINT_PAGES`].
+    /// `None` when the checkpoint thread could not be started (a database
+    /// without a file): the writer then checkpoints itself past
+    /// [`CHECKPOINT_PAGES`], as SQLite did.
     background: Option<Background>,
     /// The background passes done when the current one was asked for;
     /// `None` while none is asked for.
@@ -92,7 +91,7 @@ impl Checkpoints {
     }
 
     /// After a commit of `conn`: asks for a checkpoint, or runs the end of
-    /// one, or (past [`CHECKPOINT_PAGES_MAX`]) runs one.
+    /// one.
     pub(crate) fn after_commit(&mut self, conn: &Connection) {
         let frames = WAL_FRAMES.with(Cell::get);
         if frames < CHECKPOINT_PAGES {
@@ -110,7 +109,7 @@ impl Checkpoints {
                 self.asked = Some(done);
                 background.wake();
             }
-            Some(asked) if done > asked || frames >= CHECKPOINT_PAGES_MAX => {
+            Some(asked) if done > asked => {
                 // The pass asked for is done: copy what was committed
                 // since, so that the next transaction starts the WAL over.
                 // If it does not (a reader's snapshot held it back), the
@@ -118,6 +117,7 @@ impl Checkpoints {
                 passive(conn);
                 self.asked = None;
             }
+            // The pass runs.
             Some(_) => {}
         }
     }
@@ -159,7 +159,7 @@ impl Background {
 
     fn wake(&self) {
         if let Some(wake) = &self.wake {
-            // Full: a pass is asked for already.
+            // Never full: one pass is asked for at a time.
             let _ = wake.try_send(());
         }
     }
@@ -206,8 +206,10 @@ mod tests {
         let mut most = 0;
         let mut restarts = 0;
         let mut last = 0;
-        // About 3 pages a commit: 6 times CHECKPOINT_PAGES in all.
-        for _ in 0..(6 * CHECKPOINT_PAGES / 3) {
+        // About 3 pages a commit: 12 times CHECKPOINT_PAGES in all, more
+        // than the bound below.
+        let commits = 12 * CHECKPOINT_PAGES / 3;
+        for _ in 0..commits {
             conn.execute_batch("BEGIN IMMEDIATE").unwrap();
             conn.execute("INSERT INTO t (v) VALUES (zeroblob(8000))", [])
                 .unwrap();
@@ -220,15 +222,17 @@ mod tests {
             last = now;
             checkpoints.after_commit(&conn);
         }
-        assert!(restarts >= 2, "the WAL never started over: {restarts}");
-        assert!(most < CHECKPOINT_PAGES_MAX, "the WAL grew to {most} frames");
+        assert!(restarts >= 2, "the WAL started over {restarts} times");
+        // Loose, for a loaded machine (a pass may take long): the WAL grew
+        // to 15 000-28 000 frames in runs on a quiet one.
+        assert!(most < 8 * CHECKPOINT_PAGES, "the WAL grew to {most} frames");
         drop(checkpoints);
         let (log, copied) = frames(&conn);
-        assert!(log <= i64::from(CHECKPOINT_PAGES_MAX) && copied <= log);
+        assert!(log < i64::from(8 * CHECKPOINT_PAGES) && copied <= log);
         assert_eq!(
             conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0))
                 .unwrap(),
-            i64::from(6 * CHECKPOINT_PAGES / 3)
+            i64::from(commits)
         );
     }
 }
