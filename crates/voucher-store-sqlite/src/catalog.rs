@@ -31,11 +31,16 @@ use crate::error::{is_unique_violation, SqlResult};
 pub(crate) struct CampaignRow {
     pub id: i64,
     pub record: CampaignRecord,
+    /// The counters a decision reads (`redemptions_active`, `given_minor`),
+    /// as read with the row: [`counters`] takes them from here rather than
+    /// reading the row again in the same transaction.
+    pub counters: (i64, i64),
 }
 
 /// The columns [`campaign_from_row`] reads, in order.
 pub(crate) const CAMPAIGN_COLUMNS: &str =
-    "id, ext_id, name, active, spec, codes_count, generation, created_at, updated_at";
+    "id, ext_id, name, active, spec, codes_count, generation, created_at, updated_at,
+     redemptions_active, given_minor";
 
 fn generation_from(text: &str) -> Result<GenerationStatus, StoreError> {
     match text {
@@ -68,6 +73,7 @@ pub(crate) fn campaign_from_row(
     let generation: String = row.get(6)?;
     let created_at: i64 = row.get(7)?;
     let updated_at: i64 = row.get(8)?;
+    let counters: (i64, i64) = (row.get(9)?, row.get(10)?);
     Ok((|| {
         let mut spec: CampaignSpec = from_json_cached(&spec)?;
         // The columns are authoritative for what has its own column.
@@ -84,6 +90,7 @@ pub(crate) fn campaign_from_row(
                 created_at: from_ms(created_at)?,
                 updated_at: from_ms(updated_at)?,
             },
+            counters,
         })
     })())
 }
@@ -304,6 +311,16 @@ pub(crate) fn voucher_row(
     project: ProjectId,
     code_or_id: &str,
 ) -> Result<Option<VoucherRow>, StoreError> {
+    Ok(voucher_row_with_rules(conn, project, code_or_id)?.map(|(row, _)| row))
+}
+
+/// Like [`voucher_row`], with the texts of the rule sets assigned to the
+/// voucher (read with its assignments, in one query).
+fn voucher_row_with_rules(
+    conn: &Connection,
+    project: ProjectId,
+    code_or_id: &str,
+) -> Result<Option<(VoucherRow, Vec<String>)>, StoreError> {
     // Built once: formatting them anew cost a redemption an allocation each.
     static BY: LazyLock<[String; 2]> = LazyLock::new(|| {
         ["v.code", "v.ext_id"]
@@ -317,7 +334,10 @@ pub(crate) fn voucher_row(
             .optional()
             .store()?;
         if let Some(row) = found {
-            return row.and_then(|row| with_assignments(conn, row)).map(Some);
+            let mut row = row?;
+            let (assignments, rules) = assignments_with_rules(conn, "voucher", row.id)?;
+            row.record.assignments = assignments;
+            return Ok(Some((row, rules)));
         }
     }
     Ok(None)
@@ -353,10 +373,20 @@ pub(crate) fn assignments(
     related_type: &str,
     related_id: i64,
 ) -> Result<Vec<AssignmentRecord>, StoreError> {
+    Ok(assignments_with_rules(conn, related_type, related_id)?.0)
+}
+
+/// The rule assignments of a voucher or campaign, oldest first, and the
+/// texts of their rule sets, in the same order.
+fn assignments_with_rules(
+    conn: &Connection,
+    related_type: &str,
+    related_id: i64,
+) -> Result<(Vec<AssignmentRecord>, Vec<String>), StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT a.ext_id, r.ext_id, a.created_at,
-                    CASE a.related_type WHEN 'voucher' THEN v.ext_id ELSE c.ext_id END
+                    CASE a.related_type WHEN 'voucher' THEN v.ext_id ELSE c.ext_id END, r.rules
              FROM rule_assignments a
              JOIN validation_rules r ON r.id = a.rule_id
              LEFT JOIN vouchers v ON a.related_type = 'voucher' AND v.id = a.related_id
@@ -372,20 +402,24 @@ pub(crate) fn assignments(
                 row.get::<_, String>(1)?,
                 row.get::<_, i64>(2)?,
                 row.get::<_, Option<String>>(3)?,
+                row.get::<_, String>(4)?,
             ))
         })
         .store()?;
-    rows.map(|row| {
-        let (id, rule_id, created_at, related) = row.store()?;
-        Ok(AssignmentRecord {
+    let mut assignments = Vec::new();
+    let mut rules = Vec::new();
+    for row in rows {
+        let (id, rule_id, created_at, related, text) = row.store()?;
+        assignments.push(AssignmentRecord {
             id,
             rule_id,
             related_type: related_type.to_owned(),
             related_id: related.unwrap_or_default(),
             created_at: from_ms(created_at)?,
-        })
-    })
-    .collect()
+        });
+        rules.push(text);
+    }
+    Ok((assignments, rules))
 }
 
 /// The checked rule sets assigned to a voucher or campaign, oldest first.
@@ -443,7 +477,7 @@ pub(crate) fn decision_inputs(
     project: &ProjectRecord,
     code: &str,
 ) -> Result<Option<DecisionInputs>, StoreError> {
-    let Some(voucher_row) = voucher_row(conn, project.id, code)? else {
+    let Some((voucher_row, voucher_rules)) = voucher_row_with_rules(conn, project.id, code)? else {
         return Ok(None);
     };
     let campaign_row = voucher_row
@@ -480,7 +514,10 @@ pub(crate) fn decision_inputs(
         active_after_publishing: campaign_row
             .as_ref()
             .and_then(|c| c.record.spec.activity_duration_after_publishing),
-        rules: assigned_rules(conn, "voucher", voucher_row.id)?,
+        rules: voucher_rules
+            .iter()
+            .map(|text| from_json_cached::<RuleSet>(text))
+            .collect::<Result<_, _>>()?,
     };
     Ok(Some(DecisionInputs {
         voucher_row,
@@ -490,7 +527,9 @@ pub(crate) fn decision_inputs(
     }))
 }
 
-/// The counters the limits of a decision need, for this customer.
+/// The counters the limits of a decision need, for this customer. `inputs`
+/// must have been read in the caller's transaction (the campaign's counters
+/// are those read with its row).
 pub(crate) fn counters(
     conn: &Connection,
     project: ProjectId,
@@ -498,11 +537,7 @@ pub(crate) fn counters(
     customer_id: Option<i64>,
 ) -> Result<Counters, StoreError> {
     let (campaign_redemptions, campaign_given_minor) = match &inputs.campaign_row {
-        Some(row) => conn
-            .prepare_cached("SELECT redemptions_active, given_minor FROM campaigns WHERE id = ?1")
-            .store()?
-            .query_row([row.id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-            .store()?,
+        Some(row) => row.counters,
         None => (0, 0),
     };
     let customer_redemptions = match customer_id {

@@ -30,9 +30,17 @@ pub(crate) fn opt_from_ms(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, Stor
     ms.map(from_ms).transpose()
 }
 
+/// Bytes reserved for a JSON text: a redemption's voucher snapshot (the
+/// largest text it writes) fits, where `serde_json::to_string`'s buffer
+/// started at 128 bytes and grew (and copied) three or four times.
+const JSON_CAPACITY: usize = 1024;
+
 /// A value as JSON text.
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Io(format!("encoding JSON: {e}")))
+    let mut text = Vec::with_capacity(JSON_CAPACITY);
+    serde_json::to_writer(&mut text, value)
+        .map_err(|e| StoreError::Io(format!("encoding JSON: {e}")))?;
+    String::from_utf8(text).map_err(|e| StoreError::Io(format!("encoding JSON: {e}")))
 }
 
 /// JSON text as a value; a column that does not decode is corrupt.
@@ -40,12 +48,16 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("decoding JSON: {e}")))
 }
 
-/// Decoded values of one type, by their exact text.
-type Decoded = HashMap<Box<str>, Box<dyn Any>>;
+/// Decoded values of one type, by their exact text. The texts are hashed
+/// with foldhash: SipHash over a campaign's spec cost a redemption more
+/// than the lookup saved in part (the map holds at most [`DECODED_MAX`]
+/// texts, so there is no flooding to fear).
+type Decoded = HashMap<Box<str>, Box<dyn Any>, foldhash::fast::RandomState>;
 
 thread_local! {
     /// What [`from_json_cached`] decoded on this thread, by type.
-    static DECODED: RefCell<HashMap<TypeId, Decoded>> = RefCell::new(HashMap::new());
+    static DECODED: RefCell<HashMap<TypeId, Decoded, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Texts of one type [`from_json_cached`] keeps per thread; past it, it

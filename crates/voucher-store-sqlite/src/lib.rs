@@ -21,6 +21,7 @@ mod bulk;
 mod campaigns;
 mod catalog;
 mod checkout;
+mod checkpoint;
 mod customers;
 mod encode;
 mod error;
@@ -159,11 +160,6 @@ const CACHE_KIB: u32 = 64 * 1024;
 /// Page cache of each pooled read connection, in KiB.
 const READER_CACHE_KIB: u32 = 8 * 1024;
 
-/// WAL pages between automatic checkpoints (SQLite's default is 1000).
-/// A checkpoint copies each changed page once however often it changed, so
-/// a longer interval writes the pages of a busy index far fewer times.
-const CHECKPOINT_PAGES: u32 = 10_000;
-
 /// Prepared statements kept per connection. rusqlite keeps 16 by default;
 /// a redemption alone runs more distinct statements than that, and
 /// re-preparing them on every request cost more than running them.
@@ -176,9 +172,12 @@ fn configure(conn: &Connection, options: &Options) -> Result<(), StoreError> {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
     };
+    // The writer's connection replaces the automatic checkpoint with its
+    // own (see `checkpoint`); it stays for the migrations it commits first.
+    let checkpoint_pages = checkpoint::CHECKPOINT_PAGES;
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
+         PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = {checkpoint_pages};"
     ))
     .store()?;
     if let Some(pages) = options.max_page_count {

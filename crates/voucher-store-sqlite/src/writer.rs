@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use voucher_core::port::{BatchSizes, StoreError};
 
+use crate::checkpoint::Checkpoints;
 use crate::error::SqlResult;
 
 type Output = Result<Box<dyn Any + Send>, StoreError>;
@@ -270,6 +271,9 @@ impl Drop for Writer {
 }
 
 fn run(conn: Connection, receiver: Receiver<Job>, batch_max: usize, stats: &WriterStats) {
+    // Stopped (its thread joined) before `conn` closes, so that the
+    // writer's is the last connection and its close checkpoints the WAL.
+    let mut checkpoints = Checkpoints::start(&conn);
     // A job that must run alone, met while gathering a batch: it is the
     // next batch.
     let mut held: Option<Job> = None;
@@ -309,7 +313,20 @@ fn run(conn: Connection, receiver: Receiver<Job>, batch_max: usize, stats: &Writ
         }
         last = batch.len();
         run_batch(&conn, batch, stats);
+        // After the answers: a checkpoint to ask for, or the end of one
+        // to run (see `checkpoint`).
+        checkpoints.after_commit(&conn);
     }
+    drop(checkpoints);
+}
+
+/// Runs one statement of the writer's own (`BEGIN IMMEDIATE`, `COMMIT`,
+/// `ROLLBACK`), prepared once: `execute_batch` parsed it anew every batch.
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(|_| ())
+        .store()
 }
 
 fn answer(answers: Answers) {
@@ -323,7 +340,7 @@ fn answer(answers: Answers) {
 /// the batch run again in a new one.
 fn run_batch(conn: &Connection, mut batch: Vec<Job>, stats: &WriterStats) {
     loop {
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").store() {
+        if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
             stats.batch(batch.len());
             answer(
                 batch
@@ -356,11 +373,11 @@ fn run_batch(conn: &Connection, mut batch: Vec<Job>, stats: &WriterStats) {
         }
         let Some((i, error)) = failed else {
             stats.batch(batch.len());
-            let committed = conn.execute_batch("COMMIT").store();
+            let committed = exec(conn, "COMMIT");
             if committed.is_ok() {
                 stats.commits.fetch_add(1, Relaxed);
             } else {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = exec(conn, "ROLLBACK");
             }
             answer(match committed {
                 Ok(()) => batch
@@ -379,7 +396,7 @@ fn run_batch(conn: &Connection, mut batch: Vec<Job>, stats: &WriterStats) {
         // the cause (a full disk, an I/O error) would fail the rest alike.
         let aborted = conn.is_autocommit();
         if !aborted {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec(conn, "ROLLBACK");
         }
         if aborted || batch.len() == 1 {
             stats.batch(batch.len());
