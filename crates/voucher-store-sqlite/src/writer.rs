@@ -103,6 +103,9 @@ impl Job {
 /// (see docs/PERFORMANCE.md).
 const GATHER_WAIT: Duration = Duration::from_micros(200);
 
+/// The fewest jobs the writer's queue holds, whatever `batch_max`.
+const QUEUE_MIN: usize = 1024;
+
 /// Callers to answer, with their answers.
 type Answers = Vec<(Reply, Output)>;
 
@@ -166,7 +169,9 @@ impl Writer {
         batch_max: usize,
         stats: std::sync::Arc<WriterStats>,
     ) -> Result<Writer, StoreError> {
-        let (sender, receiver) = sync_channel::<Job>(batch_max.max(1) * 4);
+        // Room for many batches, and never little: an async caller
+        // (`write_then`) blocks its thread while the queue is full.
+        let (sender, receiver) = sync_channel::<Job>((batch_max.max(1) * 4).max(QUEUE_MIN));
         let thread = std::thread::Builder::new()
             .name("voucher-writer".to_owned())
             .spawn(move || run(conn, receiver, batch_max.max(1), &stats))
