@@ -55,6 +55,12 @@ fn wal_hook(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Installs the WAL hook on `conn`, a connection of the writer thread (the
+/// first at [`Checkpoints::start`], or one that replaces it).
+pub(crate) fn attach(conn: &Connection) {
+    conn.wal_hook(Some(wal_hook));
+}
+
 /// The writer's side: decides after each commit whether to ask for a
 /// checkpoint, or to run the end of one.
 pub(crate) struct Checkpoints {
@@ -79,7 +85,7 @@ impl Checkpoints {
     /// this thread only) and starts the checkpoint thread on a connection
     /// of its own to the same file.
     pub(crate) fn start(conn: &Connection) -> Checkpoints {
-        conn.wal_hook(Some(wal_hook));
+        attach(conn);
         let background = conn
             .path()
             .filter(|path| !path.is_empty())

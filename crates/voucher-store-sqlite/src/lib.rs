@@ -228,7 +228,14 @@ impl SqliteStore {
             .to_latest(&mut conn)
             .map_err(migration_error)?;
         let stats = Arc::new(WriterStats::default());
-        let writer = Writer::start(conn, options.batch_max, Arc::clone(&stats))?;
+        let reopen: Option<writer::Reopen> = match conn.path() {
+            Some(file) if !file.is_empty() => {
+                let (path, options) = (path.clone(), options.clone());
+                Some(Box::new(move || open_connection(&path, &options)))
+            }
+            _ => None,
+        };
+        let writer = Writer::start(conn, reopen, options.batch_max, Arc::clone(&stats))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
