@@ -477,19 +477,38 @@ pub(crate) fn decision_inputs(
     project: &ProjectRecord,
     code: &str,
 ) -> Result<Option<DecisionInputs>, StoreError> {
+    decision_inputs_with(conn, project, code, &mut |id| load_campaign(conn, id))
+}
+
+/// A campaign row and the core's campaign, as [`decision_inputs`] reads them.
+pub(crate) type CampaignInputs = (CampaignRow, Campaign);
+
+/// The campaign of row id `id` and its rules, read in the caller's
+/// transaction.
+pub(crate) fn load_campaign(conn: &Connection, id: i64) -> Result<CampaignInputs, StoreError> {
+    let row = campaign_row_by_id(conn, id)?;
+    let campaign = core_campaign(&row, assigned_rules(conn, "campaign", row.id)?);
+    Ok((row, campaign))
+}
+
+/// Like [`decision_inputs`], the code's campaign from `campaign` (which
+/// must answer as [`load_campaign`] would in the same transaction, e.g.
+/// from a reader's cache).
+pub(crate) fn decision_inputs_with(
+    conn: &Connection,
+    project: &ProjectRecord,
+    code: &str,
+    campaign: &mut dyn FnMut(i64) -> Result<CampaignInputs, StoreError>,
+) -> Result<Option<DecisionInputs>, StoreError> {
     let Some((voucher_row, voucher_rules)) = voucher_row_with_rules(conn, project.id, code)? else {
         return Ok(None);
     };
-    let campaign_row = voucher_row
-        .campaign_id
-        .map(|id| campaign_row_by_id(conn, id))
-        .transpose()?;
-    let campaign = match &campaign_row {
-        Some(row) => Some(core_campaign(
-            row,
-            assigned_rules(conn, "campaign", row.id)?,
-        )),
-        None => None,
+    let (campaign_row, campaign) = match voucher_row.campaign_id {
+        Some(id) => {
+            let (row, campaign) = campaign(id)?;
+            (Some(row), Some(campaign))
+        }
+        None => (None, None),
     };
     let record = &voucher_row.record;
     let benefit = match &record.benefit {

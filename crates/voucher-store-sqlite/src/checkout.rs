@@ -60,14 +60,17 @@ use voucher_core::stacking::{
 use voucher_core::voucher::Counters;
 use voucher_core::webhook::EventType;
 
-use crate::catalog::{campaign_row, counters, decision_inputs, DecisionInputs};
+use crate::catalog::{
+    campaign_row, counters, decision_inputs, decision_inputs_with, load_campaign, CampaignInputs,
+    DecisionInputs,
+};
 use crate::customers::{core_customer, find_customer, lookup_customer, merge, upsert_customer_row};
 use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
 use crate::error::SqlResult;
 use crate::paging::Paging;
-use crate::projects::load_project;
+use crate::projects::{cached_project, load_project};
 use crate::webhooks;
-use crate::SqliteStore;
+use crate::{ReadCache, SqliteStore};
 
 /// The row id of a new redemption or rollback (SQL): one above the highest
 /// of both tables, two lookups of their last rows. The two tables thus
@@ -199,12 +202,13 @@ fn load_codes(
     project: &ProjectRecord,
     request: &CheckoutRequest,
     customer: Option<i64>,
+    campaign: &mut dyn FnMut(i64) -> Result<CampaignInputs, StoreError>,
 ) -> Result<Vec<Loaded>, StoreError> {
     request
         .redeemables
         .iter()
         .map(|r| {
-            let inputs = decision_inputs(conn, project, &r.code)?;
+            let inputs = decision_inputs_with(conn, project, &r.code, &mut *campaign)?;
             let counters = match &inputs {
                 Some(inputs) => counters(conn, project.id, inputs, customer)?,
                 None => Counters::default(),
@@ -408,14 +412,26 @@ fn read_customer(
     }
 }
 
+/// A validation, in a reader's transaction: the project and the campaigns
+/// come from the reader's `cache` when there (it holds what the same
+/// database state had).
 fn validate_in(
     conn: &Connection,
+    cache: &mut ReadCache,
     project_id: ProjectId,
     request: &CheckoutRequest,
 ) -> Result<(CheckoutResult, Vec<String>), StoreError> {
-    let project = load_project(conn, project_id)?;
+    let project = cached_project(conn, cache, project_id)?;
     let (customer_id, customer) = read_customer(conn, project.id, request)?;
-    let loaded = load_codes(conn, &project, request, customer_id)?;
+    let mut campaign = |id: i64| match cache.campaigns.get(&id) {
+        Some(found) => Ok(found.clone()),
+        None => {
+            let loaded = load_campaign(conn, id)?;
+            cache.campaigns.insert(id, loaded.clone());
+            Ok(loaded)
+        }
+    };
+    let loaded = load_codes(conn, &project, request, customer_id, &mut campaign)?;
     let dp = project.decision_project();
     let checkout = Checkout {
         order: &request.order,
@@ -1243,7 +1259,9 @@ fn redeem_in(
         (None, None) => Customer::default(),
     };
     let customer_id = customer_row.as_ref().map(|r| r.id);
-    let loaded = load_codes(conn, &project, request, customer_id)?;
+    let loaded = load_codes(conn, &project, request, customer_id, &mut |id| {
+        load_campaign(conn, id)
+    })?;
     let job = Job {
         conn,
         project: &project,
@@ -2313,7 +2331,8 @@ impl CheckoutStore for SqliteStore {
         request: &CheckoutRequest,
     ) -> Result<CheckoutResult, StoreError> {
         check_shape(request)?;
-        let (result, campaigns) = self.read(|conn| validate_in(conn, project, request))?;
+        let (result, campaigns) =
+            self.read_cached(|conn, cache| validate_in(conn, cache, project, request))?;
         for campaign in &campaigns {
             self.inner.validations.add(project, campaign);
         }

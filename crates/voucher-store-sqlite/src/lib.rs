@@ -118,7 +118,9 @@ struct Reader {
     cache: ReadCache,
 }
 
-/// The records a [`Reader`] keeps, valid at `PRAGMA data_version = version`.
+/// The records a [`Reader`] keeps, valid at `PRAGMA data_version = version`
+/// (which changes at every commit of another connection, whatever process
+/// made it: readers never write).
 #[derive(Default)]
 pub(crate) struct ReadCache {
     version: Option<i64>,
@@ -127,6 +129,8 @@ pub(crate) struct ReadCache {
     pub(crate) keys: std::collections::HashMap<String, (voucher_core::port::KeyRecord, Vec<u8>)>,
     /// Projects by id.
     pub(crate) projects: std::collections::HashMap<i64, voucher_core::port::ProjectRecord>,
+    /// Campaigns (with their counters and rules) by row id.
+    pub(crate) campaigns: std::collections::HashMap<i64, catalog::CampaignInputs>,
 }
 
 impl ReadCache {
@@ -138,9 +142,11 @@ impl ReadCache {
         if self.version != Some(version)
             || self.keys.len() > Self::MAX
             || self.projects.len() > Self::MAX
+            || self.campaigns.len() > Self::MAX
         {
             self.keys.clear();
             self.projects.clear();
+            self.campaigns.clear();
             self.version = Some(version);
         }
     }

@@ -100,7 +100,7 @@ fn cached_key(
 }
 
 /// The project `id`, from `cache` when there.
-fn cached_project(
+pub(crate) fn cached_project(
     conn: &Connection,
     cache: &mut ReadCache,
     id: ProjectId,

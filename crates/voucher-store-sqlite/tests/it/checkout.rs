@@ -20,6 +20,8 @@ use voucher_core::stacking::{EntryStatus, SkipReason};
 use voucher_core::validity::{Moment, Validity};
 use voucher_core::voucher::{CampaignLimits, RedemptionQuantity};
 
+use voucher_store_sqlite::{Options, SqliteStore};
+
 use crate::catalog::{campaign_spec, percent_off, voucher_spec};
 use crate::support::{fixture, t0, Fixture};
 
@@ -474,6 +476,53 @@ fn a_rollback_returns_the_use_and_the_credits_exactly_once() {
             .rollback(f.project, &rollback("r_00000000000000000000")),
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// Validations read campaigns (their counters, their state) from each
+/// reader's cache: a redemption through the same store, or a change by
+/// another process on the same file, is seen by the next validation.
+#[test]
+fn validations_see_campaign_changes_at_once() {
+    let f = fixture();
+    let mut spec = campaign_spec("Once", "ONC-", 0, BenefitSpec::Discount(percent_off(10)));
+    spec.limits.redemptions_max = Some(1);
+    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
+    for code in ["ONC-A", "ONC-B", "ONC-C"] {
+        let mut voucher = voucher_spec(
+            code,
+            spec.template.benefit.clone(),
+            RedemptionQuantity::Unlimited,
+        );
+        voucher.campaign = Some(campaign.id.clone());
+        voucher.benefit = None;
+        voucher.quantity = None;
+        f.store.create_voucher(f.project, &voucher, t0()).unwrap();
+    }
+    let valid = |code: &str| {
+        f.store
+            .validate(f.project, &legacy(code, order("10"), None))
+            .unwrap()
+            .valid
+    };
+    for _ in 0..3 {
+        assert!(valid("ONC-B"));
+    }
+    // The campaign's one redemption, through the same store.
+    let first = f
+        .store
+        .redeem(f.project, &legacy("ONC-A", order("10"), None))
+        .unwrap();
+    assert!(!valid("ONC-B"));
+    f.store.rollback(f.project, &rollback(&first.id)).unwrap();
+    for _ in 0..3 {
+        assert!(valid("ONC-C"));
+    }
+    // Disabled by another process.
+    let other = SqliteStore::open(f.dir.path().join("voucher.db"), Options::default()).unwrap();
+    other
+        .set_campaign_active(f.project, &campaign.id, false, "test", t0())
+        .unwrap();
+    assert!(!valid("ONC-C"));
 }
 
 #[test]
