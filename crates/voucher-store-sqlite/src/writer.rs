@@ -374,7 +374,7 @@ fn run(
         run_batch(&conn, batch, stats);
         // After the answers: a checkpoint to ask for, or the end of one
         // to run (see `checkpoint`).
-        checkpoints.after_commit(&conn);
+        checkpoints.after_commit(&conn, sized == Sized::Bulk);
     }
     drop(checkpoints);
 }
