@@ -11,10 +11,10 @@ use voucher_core::ledger::{Entry, EntryKind, Ledger};
 use voucher_core::money::{Currency, Money};
 use voucher_core::order::{Order, OrderItem};
 use voucher_core::port::{
-    BenefitSpec, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest, CheckoutStore,
-    CustomerSpec, CustomerStore, ListQuery, ProjectStore, RedeemableRequest, RedemptionQuery,
-    RedemptionRecord, RedemptionResult, RedemptionState, RollbackRequest, StoreError, VoucherSpec,
-    VoucherStore,
+    BenefitSpec, CampaignRecord, CampaignStore, ChannelType, CheckoutMode, CheckoutRequest,
+    CheckoutStore, CustomerSpec, CustomerStore, ListQuery, ProjectStore, RedeemableRequest,
+    RedemptionQuery, RedemptionRecord, RedemptionResult, RedemptionState, RollbackRequest,
+    StoreError, VoucherSpec, VoucherStore,
 };
 use voucher_core::stacking::{EntryStatus, SkipReason};
 use voucher_core::validity::{Moment, Validity};
@@ -478,26 +478,36 @@ fn a_rollback_returns_the_use_and_the_credits_exactly_once() {
     ));
 }
 
+/// A campaign of 10% off that allows one redemption in all, with these
+/// codes (unlimited each).
+fn campaign_of_one_redemption(f: &Fixture, name: &str, codes: &[&str]) -> CampaignRecord {
+    let mut spec = campaign_spec(name, "X-", 0, BenefitSpec::Discount(percent_off(10)));
+    spec.limits.redemptions_max = Some(1);
+    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
+    for code in codes {
+        let voucher = VoucherSpec {
+            code: Some(Code::parse(code).unwrap()),
+            campaign: Some(campaign.id.clone()),
+            benefit: None,
+            quantity: None,
+            ..voucher_spec(
+                code,
+                spec.template.benefit.clone(),
+                RedemptionQuantity::Unlimited,
+            )
+        };
+        f.store.create_voucher(f.project, &voucher, t0()).unwrap();
+    }
+    campaign
+}
+
 /// Validations read campaigns (their counters, their state) from each
 /// reader's cache: a redemption through the same store, or a change by
 /// another process on the same file, is seen by the next validation.
 #[test]
 fn validations_see_campaign_changes_at_once() {
     let f = fixture();
-    let mut spec = campaign_spec("Once", "ONC-", 0, BenefitSpec::Discount(percent_off(10)));
-    spec.limits.redemptions_max = Some(1);
-    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
-    for code in ["ONC-A", "ONC-B", "ONC-C"] {
-        let mut voucher = voucher_spec(
-            code,
-            spec.template.benefit.clone(),
-            RedemptionQuantity::Unlimited,
-        );
-        voucher.campaign = Some(campaign.id.clone());
-        voucher.benefit = None;
-        voucher.quantity = None;
-        f.store.create_voucher(f.project, &voucher, t0()).unwrap();
-    }
+    let campaign = campaign_of_one_redemption(&f, "Once", &["ONC-A", "ONC-B", "ONC-C"]);
     let valid = |code: &str| {
         f.store
             .validate(f.project, &legacy(code, order("10"), None))
@@ -528,28 +538,7 @@ fn validations_see_campaign_changes_at_once() {
 #[test]
 fn a_rollback_returns_the_campaign_limit() {
     let f = fixture();
-    let mut spec = campaign_spec("One", "ONE-", 0, BenefitSpec::Discount(percent_off(10)));
-    spec.limits.redemptions_max = Some(1);
-    let campaign = f.store.create_campaign(f.project, &spec, t0()).unwrap();
-    for code in ["ONE-A", "ONE-B"] {
-        f.store
-            .create_voucher(
-                f.project,
-                &VoucherSpec {
-                    code: Some(Code::parse(code).unwrap()),
-                    campaign: Some(campaign.id.clone()),
-                    benefit: None,
-                    quantity: None,
-                    ..voucher_spec(
-                        code,
-                        spec.template.benefit.clone(),
-                        RedemptionQuantity::Unlimited,
-                    )
-                },
-                t0(),
-            )
-            .unwrap();
-    }
+    campaign_of_one_redemption(&f, "One", &["ONE-A", "ONE-B"]);
     let first = f
         .store
         .redeem(f.project, &legacy("ONE-A", order("10"), None))
