@@ -25,6 +25,7 @@ use crate::encode::{
     count, from_json, from_json_cached, from_ms, new_id, opt_from_ms, to_i64, to_json, to_ms,
 };
 use crate::error::{is_unique_violation, SqlResult};
+use crate::ReadCache;
 
 /// A campaign row: its integer id beside the record.
 #[derive(Debug, Clone)]
@@ -489,6 +490,20 @@ pub(crate) fn load_campaign(conn: &Connection, id: i64) -> Result<CampaignInputs
     let row = campaign_row_by_id(conn, id)?;
     let campaign = core_campaign(&row, assigned_rules(conn, "campaign", row.id)?);
     Ok((row, campaign))
+}
+
+/// The campaign of row id `id`, from a reader's `cache` when there.
+pub(crate) fn cached_campaign(
+    conn: &Connection,
+    cache: &mut ReadCache,
+    id: i64,
+) -> Result<CampaignInputs, StoreError> {
+    if let Some(found) = cache.campaigns.get(&id) {
+        return Ok(found.clone());
+    }
+    let loaded = load_campaign(conn, id)?;
+    cache.campaigns.insert(id, loaded.clone());
+    Ok(loaded)
 }
 
 /// Like [`decision_inputs`], the code's campaign from `campaign` (which

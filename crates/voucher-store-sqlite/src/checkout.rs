@@ -61,8 +61,8 @@ use voucher_core::voucher::Counters;
 use voucher_core::webhook::EventType;
 
 use crate::catalog::{
-    campaign_row, counters, decision_inputs, decision_inputs_with, load_campaign, CampaignInputs,
-    DecisionInputs,
+    cached_campaign, campaign_row, counters, decision_inputs, decision_inputs_with, load_campaign,
+    CampaignInputs, DecisionInputs,
 };
 use crate::customers::{core_customer, find_customer, lookup_customer, merge, upsert_customer_row};
 use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
@@ -423,15 +423,9 @@ fn validate_in(
 ) -> Result<(CheckoutResult, Vec<String>), StoreError> {
     let project = cached_project(conn, cache, project_id)?;
     let (customer_id, customer) = read_customer(conn, project.id, request)?;
-    let mut campaign = |id: i64| match cache.campaigns.get(&id) {
-        Some(found) => Ok(found.clone()),
-        None => {
-            let loaded = load_campaign(conn, id)?;
-            cache.campaigns.insert(id, loaded.clone());
-            Ok(loaded)
-        }
-    };
-    let loaded = load_codes(conn, &project, request, customer_id, &mut campaign)?;
+    let loaded = load_codes(conn, &project, request, customer_id, &mut |id| {
+        cached_campaign(conn, cache, id)
+    })?;
     let dp = project.decision_project();
     let checkout = Checkout {
         order: &request.order,

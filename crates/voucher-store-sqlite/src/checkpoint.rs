@@ -41,8 +41,8 @@ use rusqlite::Connection;
 /// the pages of a busy index far fewer times. Each pass ends with an fsync
 /// of the database file, during which the writer's own fsyncs wait: at
 /// 10 000 frames, passes every few tenths of a second under durable
-/// redemptions made the p99 latency of HTTP redemptions 17-19 ms, at 40 000
-/// frames 12-13 ms (alternated runs, docs/PERFORMANCE.md). The WAL file
+/// redemptions made the p99 latency of HTTP redemptions 17.9-20.6 ms, at
+/// 40 000 frames 11.8-13.5 ms (alternated runs, docs/PERFORMANCE.md). The WAL file
 /// then holds up to about 160 MiB (more while a pass runs), and a restart
 /// after a crash reads it back.
 pub(crate) const CHECKPOINT_PAGES: u32 = 40_000;

@@ -161,7 +161,9 @@ impl std::fmt::Debug for Reader {
 /// Page cache per connection, in KiB. SQLite's default (2 MiB) thrashes as
 /// soon as the code index of a large campaign outgrows it, and every random
 /// code then costs disk reads on insert and lookup.
-const CACHE_KIB: u32 = 64 * 1024;
+/// The writer sets its own per kind of job (`writer::BULK_CACHE_KIB` is
+/// this one).
+const CACHE_KIB: u32 = writer::BULK_CACHE_KIB;
 
 /// Page cache of each pooled read connection, in KiB.
 const READER_CACHE_KIB: u32 = 8 * 1024;
