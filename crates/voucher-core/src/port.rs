@@ -308,6 +308,11 @@ pub trait GiftStore {
     ) -> Result<Page<LedgerRecord>, StoreError>;
 }
 
+/// What [`CheckoutStore::validate_with_key`] calls with the key it found
+/// and the key's project: the request to validate, or `None` to stop.
+pub type PrepareValidation<'a> =
+    dyn FnMut(Option<(&KeyRecord, &ProjectRecord)>) -> Option<CheckoutRequest> + 'a;
+
 /// Checkout: validation, redemption, rollback.
 pub trait CheckoutStore {
     /// Validates codes on an order, changing nothing but in-memory
@@ -317,6 +322,21 @@ pub trait CheckoutStore {
         project: ProjectId,
         request: &CheckoutRequest,
     ) -> Result<CheckoutResult, StoreError>;
+    /// [`ProjectStore::authenticate_project`] and
+    /// [`CheckoutStore::validate`] in one call, for a request that carries
+    /// its key: the key of `app_id` and `secret` is looked up as
+    /// `authenticate_project` does, `prepare` is called once with it and its
+    /// project (`None` when no key matches) and returns the request to
+    /// validate in that project, or `None` to stop there (the call then
+    /// answers `Ok(None)`). The validation MUST read the same state the key
+    /// was read from (one read transaction, where the adapter has them), so
+    /// that a key revoked before the call is never honoured.
+    fn validate_with_key(
+        &self,
+        app_id: &str,
+        secret: &str,
+        prepare: &mut PrepareValidation<'_>,
+    ) -> Result<Option<CheckoutResult>, StoreError>;
     /// Redeems codes on an order, exactly once: the decision and its
     /// transition in one transaction. A refusal MUST be recorded as a failed
     /// redemption (an unknown code too, `resource_not_found`) and returned as

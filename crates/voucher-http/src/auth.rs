@@ -110,6 +110,64 @@ impl FromRequestParts<AppState> for ServerKey {
     }
 }
 
+/// A server key as a request presents it, not checked yet: for a handler
+/// that authenticates in the same store call as its work
+/// ([`CheckoutStore::validate_with_key`](voucher_core::port::CheckoutStore::validate_with_key)),
+/// one read of the database instead of two. [`ServerCredentials::admit`]
+/// then answers as the [`ServerKey`] extractor would have.
+#[derive(Debug, Clone)]
+pub struct ServerCredentials {
+    app_id: Option<String>,
+    secret: Option<String>,
+    budget: Option<crate::rate_limit::KeyBudget>,
+}
+
+impl ServerCredentials {
+    /// The application id and secret (empty when a header is missing: no
+    /// key matches them).
+    pub fn pair(&self) -> (&str, &str) {
+        (
+            self.app_id.as_deref().unwrap_or_default(),
+            self.secret.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// What [`ServerKey`] decides of the key the store `found` for
+    /// [`ServerCredentials::pair`]: 401 for none or a client key, 429 over
+    /// the key's rate limit (charged here, once the key is known).
+    pub fn admit(
+        &self,
+        state: &AppState,
+        found: Option<(&KeyRecord, &ProjectRecord)>,
+    ) -> Result<(), ApiError> {
+        match found {
+            Some((key, _))
+                if self.app_id.is_some()
+                    && self.secret.is_some()
+                    && key.kind == KeyKind::Server =>
+            {
+                crate::rate_limit::charge_key_budget(state, &key.app_id, self.budget.as_ref())
+            }
+            _ => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ServerCredentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(ServerCredentials {
+            app_id: header(&parts.headers, "x-app-id").map(str::to_owned),
+            secret: header(&parts.headers, "x-app-token").map(str::to_owned),
+            budget: parts.extensions.get().cloned(),
+        })
+    }
+}
+
 /// Whether a client key accepts `origin`: any origin when it lists none.
 ///
 /// A request without an `Origin` is accepted: browsers always send one on

@@ -311,13 +311,23 @@ pub(crate) fn charge_server_key(
     app_id: &str,
     extensions: &axum::http::Extensions,
 ) -> Result<(), ApiError> {
+    charge_key_budget(state, app_id, extensions.get::<KeyBudget>())
+}
+
+/// [`charge_server_key`] with the request's budget slot already taken out
+/// of its extensions.
+pub(crate) fn charge_key_budget(
+    state: &AppState,
+    app_id: &str,
+    budget: Option<&KeyBudget>,
+) -> Result<(), ApiError> {
     let Some(limiter) = state.key_limiter() else {
         return Ok(());
     };
     let limit = limiter.limit.requests();
     match limiter.check(&app_id.to_owned()) {
         Verdict::Allowed { remaining } => {
-            if let Some(KeyBudget(slot)) = extensions.get::<KeyBudget>() {
+            if let Some(KeyBudget(slot)) = budget {
                 *slot
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((limit, remaining));

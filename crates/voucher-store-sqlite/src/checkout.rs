@@ -47,10 +47,10 @@ use voucher_core::order::Customer;
 use voucher_core::port::EventObject;
 use voucher_core::port::{
     ChannelType, CheckoutEntry, CheckoutMode, CheckoutRequest, CheckoutResult, CheckoutStore,
-    ItemSnapshot, OrderSnapshot, Page, ProjectId, ProjectRecord, QualificationRequest,
-    QualificationResult, QualifiedRecord, RedemptionKind, RedemptionQuery, RedemptionRecord,
-    RedemptionResult, RedemptionState, Reply, RollbackRecord, RollbackRequest, StoreError,
-    VoucherRecord,
+    ItemSnapshot, OrderSnapshot, Page, PrepareValidation, ProjectId, ProjectRecord,
+    QualificationRequest, QualificationResult, QualifiedRecord, RedemptionKind, RedemptionQuery,
+    RedemptionRecord, RedemptionResult, RedemptionState, Reply, RollbackRecord, RollbackRequest,
+    StoreError, VoucherRecord,
 };
 use voucher_core::qualification::{self, QualifyError};
 use voucher_core::stacking::{
@@ -68,7 +68,7 @@ use crate::customers::{core_customer, find_customer, lookup_customer, merge, ups
 use crate::encode::{count, from_json, from_ms, new_id, to_json, to_ms};
 use crate::error::SqlResult;
 use crate::paging::Paging;
-use crate::projects::{cached_project, load_project};
+use crate::projects::{cached_key, cached_project, load_project};
 use crate::webhooks;
 use crate::{ReadCache, SqliteStore};
 
@@ -2331,6 +2331,38 @@ impl CheckoutStore for SqliteStore {
             self.inner.validations.add(project, campaign);
         }
         Ok(result)
+    }
+
+    fn validate_with_key(
+        &self,
+        app_id: &str,
+        secret: &str,
+        prepare: &mut PrepareValidation<'_>,
+    ) -> Result<Option<CheckoutResult>, StoreError> {
+        // One read transaction for both: each costs SQLite a lock and an
+        // unlock of the WAL's read mark, which were a tenth of a
+        // validation's CPU time when the key had its own.
+        let validated = self.read_cached(|conn, cache| {
+            let found = match cached_key(conn, cache, app_id, secret)? {
+                Some(key) => Some((cached_project(conn, cache, key.project)?, key)),
+                None => None,
+            };
+            let Some(request) = prepare(found.as_ref().map(|(project, key)| (key, project))) else {
+                return Ok(None);
+            };
+            let Some((project, _)) = found else {
+                return Ok(None);
+            };
+            check_shape(&request)?;
+            validate_in(conn, cache, project.id, &request).map(|done| Some((project.id, done)))
+        })?;
+        let Some((project, (result, campaigns))) = validated else {
+            return Ok(None);
+        };
+        for campaign in &campaigns {
+            self.inner.validations.add(project, campaign);
+        }
+        Ok(Some(result))
     }
 
     fn redeem(

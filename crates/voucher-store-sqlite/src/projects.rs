@@ -62,7 +62,7 @@ pub(crate) fn load_project(conn: &Connection, id: ProjectId) -> Result<ProjectRe
 }
 
 /// The key of `app_id` if `secret` is its secret, from `cache` when there.
-fn cached_key(
+pub(crate) fn cached_key(
     conn: &Connection,
     cache: &mut ReadCache,
     app_id: &str,

@@ -6,8 +6,10 @@
 //! with the `resource_not_found` error). Nothing changes: the store decides
 //! through the engine and counts the validation.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value as Json_};
@@ -18,7 +20,7 @@ use voucher_core::port::{
 };
 use voucher_core::stacking::{EntryStatus, SkipReason};
 
-use crate::auth::ServerKey;
+use crate::auth::ServerCredentials;
 use crate::error::ApiError;
 use crate::lockout::{Checked, CodeOutcome};
 use crate::logging::mask_code;
@@ -37,21 +39,94 @@ pub fn router() -> Routes {
         .route("/v1/validations/", post(validate_stack))
 }
 
+/// The key, the path and the body are checked in this order, as by the
+/// extractors of the other endpoints, but the key is read in the store's
+/// call that validates ([`keyed_validation`]).
 async fn validate_voucher(
     State(state): State<AppState>,
-    key: ServerKey,
-    Path(code): Path<String>,
-    JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Checked, ApiError> {
-    legacy(&state, &key.record, code, body, ChannelType::Api).await
+    credentials: ServerCredentials,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<JsonBody<CheckoutBody>, ApiError>,
+) -> Response {
+    let code = match &path {
+        Ok(Path(code)) => Ok(Some(code.as_str())),
+        // As the API's error body (the extractor's own answer is plain text).
+        Err(rejection) => Err(ApiError::bad_request(
+            "invalid_payload",
+            rejection.body_text(),
+        )),
+    };
+    let body = body.map(|JsonBody(body)| body);
+    let (result, record) = match keyed_validation(&state, &credentials, code, body.as_ref()) {
+        Ok(done) => done,
+        Err(error) => return error.into_response(),
+    };
+    let (Ok(Path(code)), Ok(body)) = (path, body) else {
+        return ApiError::unauthorized().into_response();
+    };
+    legacy_answer(Ok(result), code, &body, record.spec.currency).into_response()
 }
 
 async fn validate_stack(
     State(state): State<AppState>,
-    key: ServerKey,
-    JsonBody(body): JsonBody<CheckoutBody>,
-) -> Result<Checked, ApiError> {
-    stacked(&state, &key.record, body, ChannelType::Api).await
+    credentials: ServerCredentials,
+    body: Result<JsonBody<CheckoutBody>, ApiError>,
+) -> Response {
+    let body = body.map(|JsonBody(body)| body);
+    let (result, record) = match keyed_validation(&state, &credentials, Ok(None), body.as_ref()) {
+        Ok(done) => done,
+        Err(error) => return error.into_response(),
+    };
+    let Ok(body) = body else {
+        return ApiError::unauthorized().into_response();
+    };
+    stacked_answer(result, &record, &body).into_response()
+}
+
+/// A validation of a request that carries its server key, in one store
+/// call ([`CheckoutStore::validate_with_key`]): one read transaction for
+/// the key and the codes instead of two, a tenth of a validation's CPU
+/// time. The key is checked first, then `code` (the path's, `None` for the
+/// stacked endpoint) and `body`, so that the answers are those of the
+/// extractors the other endpoints use. The store's answer and the key's
+/// project, or the error answer.
+fn keyed_validation(
+    state: &AppState,
+    credentials: &ServerCredentials,
+    code: Result<Option<&str>, ApiError>,
+    body: Result<&CheckoutBody, &ApiError>,
+) -> Result<(CheckoutResult, ProjectRecord), ApiError> {
+    let (app_id, secret) = credentials.pair();
+    // Why `prepare` stopped, or the key's project once it did not.
+    let mut stopped: Option<ApiError> = None;
+    let mut project: Option<ProjectRecord> = None;
+    let answer = state.store_now(|store| {
+        store.validate_with_key(app_id, secret, &mut |found| {
+            let prepared =
+                credentials
+                    .admit(state, found)
+                    .and_then(|()| match (found, &code, body) {
+                        (Some((_, record)), Ok(code), Ok(body)) => {
+                            project = Some(record.clone());
+                            checkout::prepare(state, record, body, *code, ChannelType::Api)
+                        }
+                        (_, Err(error), _) | (_, _, Err(error)) => Err((*error).clone()),
+                        (None, ..) => Err(ApiError::unauthorized()),
+                    });
+            match prepared {
+                Ok(request) => Some(request),
+                Err(error) => {
+                    stopped = Some(error);
+                    None
+                }
+            }
+        })
+    });
+    match (answer, project) {
+        (Err(error), _) => Err(error),
+        (Ok(Some(result)), Some(project)) => Ok((result, project)),
+        _ => Err(stopped.unwrap_or_else(ApiError::unauthorized)),
+    }
 }
 
 /// Decodes the JSON body of a validation into the core's checkout request,
@@ -97,9 +172,18 @@ pub(crate) async fn legacy(
 ) -> Result<Checked, ApiError> {
     let request = checkout::prepare(state, record, &body, Some(&code), channel)?;
     let project = record.id;
-    let currency = record.spec.currency;
     let answer = state.store_now(|store| store.validate(project, &request));
-    let echo = OrderEcho::of(&body);
+    legacy_answer(answer, code, &body, record.spec.currency)
+}
+
+/// The answer of a legacy validation of `code` from the store's `answer`.
+fn legacy_answer(
+    answer: Result<CheckoutResult, ApiError>,
+    code: String,
+    body: &CheckoutBody,
+    currency: Currency,
+) -> Result<Checked, ApiError> {
+    let echo = OrderEcho::of(body);
     let refused = |refusal: &Refusal| {
         let error = refusal_error(refusal, None, &code);
         json!({
@@ -119,7 +203,7 @@ pub(crate) async fn legacy(
     };
     match &entry.status {
         EntryStatus::Applicable(outcome) => Ok(Checked::new(
-            legacy_valid(entry, outcome, &result, &echo, &body, currency),
+            legacy_valid(entry, outcome, &result, &echo, body, currency),
             CodeOutcome::Succeeded,
         )),
         EntryStatus::Inapplicable(refusal) if refusal.reason == Reason::ResourceNotFound => {
@@ -283,9 +367,14 @@ pub(crate) async fn stacked(
 ) -> Result<Checked, ApiError> {
     let request = checkout::prepare(state, record, &body, None, channel)?;
     let project = record.id;
-    let currency = record.spec.currency;
     let result = state.store_now(|store| store.validate(project, &request))?;
-    let echo = OrderEcho::of(&body);
+    Ok(stacked_answer(result, record, &body))
+}
+
+/// The answer of a stacked validation from the store's `result`.
+fn stacked_answer(result: CheckoutResult, record: &ProjectRecord, body: &CheckoutBody) -> Checked {
+    let currency = record.spec.currency;
+    let echo = OrderEcho::of(body);
     let (redeemables, skipped, inapplicable) = entry_lists(&result.entries, currency);
     // Every code that does not exist counts for the lockout: the first is
     // INAPPLICABLE, those after it may be SKIPPED, guesses all the same.
@@ -309,5 +398,5 @@ pub(crate) async fn stacked(
         "tracking_id": body.tracking_id,
         "stacking_rules": checkout::stacking_rules_json(&record.spec.stacking),
     });
-    Ok(Checked::new(body, outcome))
+    Checked::new(body, outcome)
 }

@@ -101,6 +101,119 @@ async fn legacy_validate_of_an_unknown_code_is_404_and_percent_encoded_codes_wor
     assert_eq!(body["code"], "AB C/1");
 }
 
+/// The legacy validation reads its key in the store's call that validates
+/// (one read transaction): it must still check the key before the body,
+/// refuse client keys, and see a key revoked a moment ago.
+#[tokio::test]
+async fn legacy_validate_checks_its_key_first_and_sees_a_revocation_at_once() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use voucher_core::port::{KeyKind, ProjectStore};
+
+    let env = Env::new();
+    create(&env, spec("TEN", amount_off(1000), Some(1)));
+    let path = "/v1/vouchers/TEN/validate";
+    let send = |id: Option<&str>, token: Option<&str>, body: &'static str| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(id) = id {
+            request = request.header("x-app-id", id);
+        }
+        if let Some(token) = token {
+            request = request.header("x-app-token", token);
+        }
+        env.send(request.body(Body::from(body)).unwrap())
+    };
+    let good = r#"{"order":{"amount":4000}}"#;
+    let server = env.server.clone();
+    let client = env.client.clone();
+    let cases = [
+        (None, None, good, StatusCode::UNAUTHORIZED, "unauthorized"),
+        (
+            Some(server.id.as_str()),
+            None,
+            good,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            Some(server.id.as_str()),
+            Some("wrong"),
+            "{not json",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            Some(client.id.as_str()),
+            Some(client.token.as_str()),
+            good,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (
+            Some(server.id.as_str()),
+            Some(server.token.as_str()),
+            "{not json",
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+    ];
+    for (id, token, body, status, key) in cases {
+        let (got, answer) = send(id, token, body).await;
+        assert_eq!(
+            (got, answer["key"].as_str()),
+            (status, Some(key)),
+            "{id:?} {token:?} {body}: {answer}"
+        );
+    }
+    let (status, answer) = send(Some(&server.id), Some(&server.token), good).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["valid"], true);
+
+    // Another key of the project still works after the revocation.
+    let other = env.add_key(env.project, KeyKind::Server, "second-server");
+    env.store.revoke_key(&server.id, env.now()).unwrap();
+    let (status, answer) = send(Some(&server.id), Some(&server.token), good).await;
+    assert_eq!(
+        (status, answer["key"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (status, answer) = send(Some(&other.id), Some(&other.token), good).await;
+    assert_eq!(
+        (status, answer["valid"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{answer}"
+    );
+
+    // The stacked validation reads its key the same way.
+    let stacked = |keys: &crate::support::Keys, body: &'static str| {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/v1/validations")
+            .header("x-app-id", &keys.id)
+            .header("x-app-token", &keys.token)
+            .header("content-type", "application/json");
+        env.send(request.body(Body::from(body)).unwrap())
+    };
+    let redeemables =
+        r#"{"redeemables":[{"object":"voucher","id":"TEN"}],"order":{"amount":4000}}"#;
+    for (keys, body, status) in [
+        (&server, redeemables, StatusCode::UNAUTHORIZED),
+        (&server, "{not json", StatusCode::UNAUTHORIZED),
+        (&client, redeemables, StatusCode::UNAUTHORIZED),
+        (&other, "{not json", StatusCode::BAD_REQUEST),
+        (&other, redeemables, StatusCode::OK),
+    ] {
+        let (got, answer) = stacked(keys, body).await;
+        assert_eq!(got, status, "{} {body}: {answer}", keys.id);
+        if status == StatusCode::OK {
+            assert_eq!(answer["valid"], true, "{answer}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn legacy_validate_of_a_gift_card_shows_the_credits() {
     let env = Env::new();

@@ -481,6 +481,48 @@ async fn a_server_key_over_its_budget_is_429_and_keys_are_unlimited_by_default()
     }
 }
 
+/// The legacy validation authenticates inside the store's call (one read
+/// transaction for key and validation), and charges the key there.
+#[tokio::test]
+async fn a_server_key_over_its_budget_is_429_on_the_legacy_validation_too() {
+    let env = Env::with_config(Config {
+        key_rate_limit: Some(RateLimit::new(2, Duration::from_secs(300)).unwrap()),
+        ..Config::default()
+    });
+    create(&env, spec("KNOWN", amount_off(100), None));
+    let validate = |token: String| {
+        let env = &env;
+        async move {
+            let request = Request::builder()
+                .method("POST")
+                .uri("/v1/vouchers/KNOWN/validate")
+                .header("x-app-id", &env.server.id)
+                .header("x-app-token", token)
+                .body(Body::from(r#"{"order":{"amount":1000}}"#))
+                .unwrap();
+            env.app.clone().oneshot(request).await.unwrap()
+        }
+    };
+    // A wrong secret spends nothing.
+    for _ in 0..3 {
+        let response = validate("wrong".into()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    for n in 1..=2u32 {
+        let response = validate(env.server.token.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK, "request {n}");
+        assert_eq!(
+            header(&response, "x-rate-limit-remaining"),
+            (2 - n).to_string()
+        );
+    }
+    let response = validate(env.server.token.clone()).await;
+    assert_eq!(header(&response, "x-rate-limit-limit"), "2");
+    assert_eq!(header(&response, "retry-after"), "150");
+    let answer = json(response).await;
+    check_error(&answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
 // --- X-Forwarded-For ---------------------------------------------------------
 
 #[tokio::test]
