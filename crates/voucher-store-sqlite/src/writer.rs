@@ -52,6 +52,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -174,9 +175,18 @@ fn commit_without_sync(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// The thread that syncs the WAL and then answers (see [`Sync::Syncer`]).
+///
+/// After a failed fsync nothing is answered "done" again: the kernel may
+/// have dropped the pages it could not write and report the next fsync as
+/// a success, while the WAL's frames after the lost ones are unreadable
+/// without them (SQLite's own commit fails and forgets its frames when its
+/// fsync fails; here they were already committed). So the first failure
+/// is kept, every later answer is that error, and the writer stops running
+/// jobs ([`Syncer::failed`]); a restart reads the WAL back as it is.
 struct Syncer {
     sender: Option<std::sync::mpsc::Sender<Answers>>,
     thread: Option<JoinHandle<()>>,
+    failed: Arc<OnceLock<StoreError>>,
 }
 
 impl Syncer {
@@ -184,6 +194,8 @@ impl Syncer {
     /// commit, as configured).
     fn start(wal: PathBuf) -> Option<Syncer> {
         let (sender, receiver) = std::sync::mpsc::channel::<Answers>();
+        let failed: Arc<OnceLock<StoreError>> = Arc::new(OnceLock::new());
+        let failure = Arc::clone(&failed);
         let thread = std::thread::Builder::new()
             .name("voucher-sync".to_owned())
             .spawn(move || {
@@ -192,7 +204,13 @@ impl Syncer {
                     while let Ok(more) = receiver.try_recv() {
                         answers.extend(more);
                     }
-                    match sync_file(&wal) {
+                    let synced = match failure.get() {
+                        Some(first) => Err(first.clone()),
+                        None => sync_file(&wal).inspect_err(|e| {
+                            let _ = failure.set(e.clone());
+                        }),
+                    };
+                    match synced {
                         Ok(()) => answer(answers),
                         Err(e) => answer(
                             answers
@@ -207,7 +225,14 @@ impl Syncer {
         Some(Syncer {
             sender: Some(sender),
             thread: Some(thread),
+            failed,
         })
+    }
+
+    /// The first failed fsync, if one failed: the writer then answers
+    /// every job with it instead of running it.
+    fn failed(&self) -> Option<StoreError> {
+        self.failed.get().cloned()
     }
 
     /// Answers `answers` once what was committed before is durable.
@@ -505,6 +530,15 @@ fn run(
             }
             sized = wanted;
         }
+        if let Some(error) = syncer.as_ref().and_then(Syncer::failed) {
+            answer(
+                batch
+                    .into_iter()
+                    .map(|job| (job.reply, Err(error.clone())))
+                    .collect(),
+            );
+            continue;
+        }
         run_batch(&conn, batch, stats, &deliver);
         // After the answers: a checkpoint to ask for, or the end of one
         // to run (see `checkpoint`).
@@ -655,7 +689,6 @@ fn run_job(conn: &Connection, work: &mut Work) -> Output {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -762,6 +795,11 @@ mod tests {
         // Back from a bulk job on a new connection: NORMAL again.
         assert_eq!(writer.write(synchronous), Ok(NORMAL));
         assert_eq!(values(&writer), [1, 2]);
+        // A job's own error is its answer, as without the syncer.
+        assert_eq!(
+            writer.write(|_| Err::<(), _>(StoreError::Io("no".to_owned()))),
+            Err(StoreError::Io("no".to_owned()))
+        );
         drop(writer);
 
         // Without the syncer the connection keeps its setting (FULL).
@@ -791,11 +829,20 @@ mod tests {
             Err(StoreError::Io(message)) => assert!(message.contains("WAL"), "{message}"),
             other => panic!("answered {other:?} without a synced WAL"),
         }
-        // A job's own error is its answer, as without the syncer.
-        assert_eq!(
-            writer.write(|_| Err::<(), _>(StoreError::Io("no".to_owned()))),
-            Err(StoreError::Io("no".to_owned()))
-        );
+        // The WAL's path works again (a WAL that is not there has nothing
+        // to sync), but after a failed fsync nothing is "done" any more,
+        // and no job runs.
+        std::fs::remove_file(&blocker).unwrap();
+        let ran = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&ran);
+        match writer.write(move |c| {
+            count.fetch_add(1, Relaxed);
+            insert(c, 4)
+        }) {
+            Err(StoreError::Io(message)) => assert!(message.contains("WAL"), "{message}"),
+            other => panic!("answered {other:?} after a failed fsync"),
+        }
+        assert_eq!(ran.load(Relaxed), 0);
     }
 
     #[test]
