@@ -531,12 +531,7 @@ fn run(
             sized = wanted;
         }
         if let Some(error) = syncer.as_ref().and_then(Syncer::failed) {
-            answer(
-                batch
-                    .into_iter()
-                    .map(|job| (job.reply, Err(error.clone())))
-                    .collect(),
-            );
+            answer(all_failed(batch, &error));
             continue;
         }
         run_batch(&conn, batch, stats, &deliver);
@@ -578,6 +573,14 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
         .store()
 }
 
+/// Every job of `batch` answered with `error`.
+fn all_failed(batch: Vec<Job>, error: &StoreError) -> Answers {
+    batch
+        .into_iter()
+        .map(|job| (job.reply, Err(error.clone())))
+        .collect()
+}
+
 fn answer(answers: Answers) {
     for (reply, output) in answers {
         reply.send(output);
@@ -596,12 +599,7 @@ fn run_batch(
     loop {
         if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
             stats.batch(batch.len());
-            deliver(
-                batch
-                    .into_iter()
-                    .map(|job| (job.reply, Err(e.clone())))
-                    .collect(),
-            );
+            deliver(all_failed(batch, &e));
             return;
         }
         let mut outputs = Vec::with_capacity(batch.len());
@@ -639,10 +637,7 @@ fn run_batch(
                     .zip(outputs)
                     .map(|(job, output)| (job.reply, Ok(output)))
                     .collect(),
-                Err(e) => batch
-                    .into_iter()
-                    .map(|job| (job.reply, Err(e.clone())))
-                    .collect(),
+                Err(e) => all_failed(batch, &e),
             });
             return;
         };
@@ -654,12 +649,7 @@ fn run_batch(
         }
         if aborted || batch.len() == 1 {
             stats.batch(batch.len());
-            deliver(
-                batch
-                    .into_iter()
-                    .map(|job| (job.reply, Err(error.clone())))
-                    .collect(),
-            );
+            deliver(all_failed(batch, &error));
             return;
         }
         let job = batch.remove(i);
