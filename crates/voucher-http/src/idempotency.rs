@@ -27,6 +27,7 @@ use voucher_core::port::{Claim, IdempotencyKey, ProjectId, StoredResponse};
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::rate_limit;
 use crate::state::AppState;
 use crate::wire;
 
@@ -84,7 +85,19 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     };
     match claim {
         Err(e) => allow_origin(e.into_response(), origin),
-        Ok(Claim::Replay(stored)) => allow_origin(replay(stored), origin),
+        Ok(Claim::Replay(stored)) => {
+            // A replay is a request like any other to the key's budget
+            // (the handler, which charges it otherwise, does not run).
+            let app_id = parts.headers.get("x-app-id").and_then(|v| v.to_str().ok());
+            if let (true, Some(app_id)) = (parts.uri.path().starts_with("/v1/"), app_id) {
+                if let Err(refused) =
+                    rate_limit::charge_server_key(&state, app_id, &parts.extensions)
+                {
+                    return refused.into_response();
+                }
+            }
+            allow_origin(replay(stored), origin)
+        }
         Ok(Claim::Fresh) => {
             let mut guard = Held {
                 state: state.clone(),

@@ -523,6 +523,37 @@ async fn a_server_key_over_its_budget_is_429_on_the_legacy_validation_too() {
     check_error(&answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
 }
 
+/// A replay of an idempotent request spends the key's budget like any
+/// request, though no handler runs for it.
+#[tokio::test]
+async fn idempotent_replays_are_charged_to_the_key() {
+    let env = Env::with_config(Config {
+        key_rate_limit: Some(RateLimit::new(2, Duration::from_secs(300)).unwrap()),
+        ..Config::default()
+    });
+    create(&env, spec("MANY", amount_off(100), None));
+    let redeem = || {
+        let env = &env;
+        async move {
+            let request = Request::builder()
+                .method("POST")
+                .uri("/v1/vouchers/MANY/redemption")
+                .header("x-app-id", &env.server.id)
+                .header("x-app-token", &env.server.token)
+                .header("idempotency-key", "once")
+                .body(Body::from(r#"{"order":{"amount":1000}}"#))
+                .unwrap();
+            env.app.clone().oneshot(request).await.unwrap()
+        }
+    };
+    let first = json(redeem().await).await;
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    let replayed = json(redeem().await).await;
+    assert_eq!(replayed, first);
+    let answer = json(redeem().await).await;
+    check_error(&answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+}
+
 // --- X-Forwarded-For ---------------------------------------------------------
 
 #[tokio::test]
