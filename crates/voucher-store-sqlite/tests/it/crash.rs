@@ -255,13 +255,17 @@ fn check(path: &Path, acked: &BTreeSet<String>, rolled_back: &BTreeSet<String>) 
         )
         .unwrap();
     assert_eq!(over, 0, "a code is redeemed beyond its quantity");
+    // One pass over the redemptions for all vouchers: a count per voucher
+    // walked the project's redemptions once per voucher, and the file
+    // grows with every cycle (the 1000-cycle run took over 45 minutes).
     let mismatched: Vec<(String, i64, i64)> = conn
         .prepare(
-            "SELECT v.code, v.redeemed_quantity,
-                    (SELECT COUNT(*) FROM redemptions r
-                     WHERE r.project_id = v.project_id AND r.voucher_id = v.id
-                       AND r.state = 'SUCCEEDED' AND r.kind != 'parent')
-             FROM vouchers v",
+            "WITH counted AS (
+                 SELECT voucher_id, COUNT(*) AS n FROM redemptions
+                 WHERE state = 'SUCCEEDED' AND kind != 'parent' AND voucher_id IS NOT NULL
+                 GROUP BY voucher_id)
+             SELECT v.code, v.redeemed_quantity, COALESCE(c.n, 0)
+             FROM vouchers v LEFT JOIN counted c ON c.voucher_id = v.id",
         )
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
